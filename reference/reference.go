@@ -1,6 +1,9 @@
 package reference
 
 import (
+	// sha512 digests are valid in OCI references; go-digest needs the hash
+	// registered to accept them.
+	_ "crypto/sha512"
 	"errors"
 	"fmt"
 	"strings"
