@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/freshpull/freshpull/reference"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Annotations freshpull records on each index entry, beside the standard
+// org.opencontainers.image.ref.name.
+const (
+	// AnnotationResolvedDigest is the digest the reference resolved to at
+	// the registry: an index for a multi-platform image, else the
+	// manifest itself. `newer` compares the registry's answer with it.
+	AnnotationResolvedDigest = "io.freshpull.resolved-digest"
+	// AnnotationPulled is when the entry was written (RFC 3339, UTC).
+	AnnotationPulled = "io.freshpull.pulled"
+)
+
+// Entry is one image in the store: the platform-specific manifest that a
+// reference resolved to.
+type Entry struct {
+	// Reference is the canonical reference, as pulled
+	// ("docker.io/library/ubuntu:24.04").
+	Reference string
+	// Manifest describes the platform-specific image manifest.
+	Manifest ocispec.Descriptor
+	// ResolvedDigest is what Reference resolved to at the registry.
+	ResolvedDigest digest.Digest
+	// Platform of the image.
+	Platform ocispec.Platform
+	// Pulled is when the entry was written.
+	Pulled time.Time
+}
+
+func (e Entry) descriptor() ocispec.Descriptor {
+	d := ocispec.Descriptor{
+		MediaType: e.Manifest.MediaType,
+		Digest:    e.Manifest.Digest,
+		Size:      e.Manifest.Size,
+		Annotations: map[string]string{
+			ocispec.AnnotationRefName: e.Reference,
+			AnnotationResolvedDigest:  e.ResolvedDigest.String(),
+			AnnotationPulled:          e.Pulled.UTC().Format(time.RFC3339Nano),
+		},
+	}
+	if e.Platform.OS != "" {
+		p := e.Platform
+		d.Platform = &p
+	}
+	return d
+}
+
+// entryOf reads an index descriptor as an Entry; ok is false for entries
+// another tool wrote without a reference name.
+func entryOf(d ocispec.Descriptor) (Entry, bool) {
+	ref := d.Annotations[ocispec.AnnotationRefName]
+	if ref == "" {
+		return Entry{}, false
+	}
+	e := Entry{
+		Reference:      ref,
+		Manifest:       ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size},
+		ResolvedDigest: digest.Digest(d.Annotations[AnnotationResolvedDigest]),
+	}
+	if e.ResolvedDigest == "" {
+		e.ResolvedDigest = d.Digest
+	}
+	if d.Platform != nil {
+		e.Platform = *d.Platform
+	}
+	if t, err := time.Parse(time.RFC3339Nano, d.Annotations[AnnotationPulled]); err == nil {
+		e.Pulled = t
+	}
+	return e, true
+}
+
+// PlatformMatches reports whether an image for have runs where want is
+// asked for. An empty want.Variant accepts any variant.
+func PlatformMatches(have, want ocispec.Platform) bool {
+	if have.OS != want.OS || have.Architecture != want.Architecture {
+		return false
+	}
+	return want.Variant == "" || normVariant(have) == normVariant(want)
+}
+
+// normVariant treats arm64's implicit v8 as equal to no variant, as the
+// registries and runtimes do.
+func normVariant(p ocispec.Platform) string {
+	if p.Architecture == "arm64" && p.Variant == "v8" {
+		return ""
+	}
+	return p.Variant
+}
+
+// FormatPlatform renders os/arch[/variant].
+func FormatPlatform(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Entries lists the store's images in index order.
+func (s *Store) Entries() ([]Entry, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, d := range idx.Manifests {
+		if e, ok := entryOf(d); ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Lookup finds the entry for a canonical reference and platform.
+func (s *Store) Lookup(ref string, platform ocispec.Platform) (Entry, bool, error) {
+	entries, err := s.Entries()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range entries {
+		if e.Reference == ref && PlatformMatches(e.Platform, platform) {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
+}
+
+// FindDigest finds an entry of repository whose resolved digest or manifest
+// digest is d, for the platform: the content a digest reference names, under
+// whatever reference it was pulled.
+func (s *Store) FindDigest(repository string, d digest.Digest, platform ocispec.Platform) (Entry, bool, error) {
+	entries, err := s.Entries()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, e := range entries {
+		if repoOf(e.Reference) != repository || !PlatformMatches(e.Platform, platform) {
+			continue
+		}
+		if e.ResolvedDigest == d || e.Manifest.Digest == d {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
+}
+
+// repoOf returns the repository of a canonical reference, or "" when it does
+// not parse (an entry another tool wrote).
+func repoOf(ref string) string {
+	r, err := reference.Parse(ref)
+	if err != nil {
+		return ""
+	}
+	return r.Repository()
+}
+
+// Put adds e, replacing any entry for the same reference and platform. It
+// must be called only after every blob the entry reaches is stored.
+func (s *Store) Put(ctx context.Context, e Entry) error {
+	if e.Pulled.IsZero() {
+		e.Pulled = time.Now()
+	}
+	return s.updateIndex(ctx, func(idx *ocispec.Index) error {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
+			old, ok := entryOf(d)
+			return ok && old.Reference == e.Reference && samePlatform(old.Platform, e.Platform)
+		})
+		idx.Manifests = append(idx.Manifests, e.descriptor())
+		return nil
+	})
+}
+
+func samePlatform(a, b ocispec.Platform) bool {
+	return a.OS == b.OS && a.Architecture == b.Architecture && normVariant(a) == normVariant(b)
+}
+
+// Remove deletes the entries for a canonical reference (all platforms when
+// platform is nil) and returns them. Their blobs stay until garbage
+// collection.
+func (s *Store) Remove(ctx context.Context, ref string, platform *ocispec.Platform) ([]Entry, error) {
+	var removed []Entry
+	err := s.updateIndex(ctx, func(idx *ocispec.Index) error {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
+			e, ok := entryOf(d)
+			if !ok || e.Reference != ref || (platform != nil && !PlatformMatches(e.Platform, *platform)) {
+				return false
+			}
+			removed = append(removed, e)
+			return true
+		})
+		if len(removed) == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove %s: %w", ref, err)
+	}
+	return removed, nil
+}
