@@ -1,0 +1,46 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// ErrNotFound is wrapped by errors for a manifest, blob or repository that
+// the registry says does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnauthorized is wrapped by errors for a registry that refused the
+// credentials, or wants some and none were found.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// classify wraps err with ErrNotFound or ErrUnauthorized when the registry's
+// answer says so, and names what it was asked about.
+func classify(host, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch {
+		case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode):
+			return fmt.Errorf("%s: %w in the registry (%v)", what, ErrNotFound, err)
+		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden || hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
+			return fmt.Errorf("%s: %s: %w (%v); check the credentials for %s: run `docker login %s` or `podman login %s`, or pass --authfile", what, host, ErrUnauthorized, err, host, host, host)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}
