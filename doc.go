@@ -1,0 +1,15 @@
+// Package freshpull is the image-acquisition engine of a daemonless
+// container builder, as a library: it pulls images from OCI and Docker
+// registries into a local OCI image-layout store under a pull policy, and
+// tells exactly which image a build starts from and why.
+//
+// The operations are plain functions over the parts in the subpackages:
+// [Pull] and [PullAll] fetch under a policy, [Resolve] asks the registry
+// what a reference points to now. Each takes an [Options] that names the
+// store, the registry client and the policy.
+//
+// The rules it keeps (see DESIGN.md): a tag is resolved exactly once per
+// pull, with one HEAD, and everything after that is fetched by digest;
+// every byte is verified before it becomes visible in the store; a fallback
+// to a local copy is never silent.
+package freshpull

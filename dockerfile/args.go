@@ -1,0 +1,187 @@
+package dockerfile
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// metaArg is an ARG declared before the first FROM: the only ARGs that FROM
+// lines can use.
+type metaArg struct {
+	set      bool   // it has a value (a default or a build arg)
+	value    string // the value after substitution
+	buildArg bool   // value comes from the build args, not the file
+	missing  []string
+	// dflt is where the default that gave value is written; nil when the
+	// value came from a build arg.
+	dflt *argDefault
+}
+
+// argDefault locates an ARG's default value in the file.
+type argDefault struct {
+	line       int
+	start, end int
+	noEdit     string
+}
+
+// builderArgs are set by the builder from the build and target platforms;
+// an image reference made of them differs per platform.
+var builderArgs = map[string]bool{
+	"BUILDPLATFORM": true, "BUILDOS": true, "BUILDOSVERSION": true, "BUILDARCH": true, "BUILDVARIANT": true,
+	"TARGETPLATFORM": true, "TARGETOS": true, "TARGETOSVERSION": true, "TARGETARCH": true, "TARGETVARIANT": true,
+	"TARGETSTAGE": true,
+}
+
+// reWholeArg matches a word that is exactly one ARG: $NAME or ${NAME}.
+var reWholeArg = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$`)
+
+func (p *parse) metaArg(in instr) error {
+	spans := words(in.line.text, in.argsAt, p.escape)
+	var raw []string
+	for _, s := range spans {
+		raw = append(raw, in.line.text[s.start:s.end])
+	}
+	if !slices.Equal(raw, in.args()) {
+		return errDrift(p.name, in.node.StartLine, "ARG's arguments", strings.Join(raw, " "), strings.Join(in.args(), " "))
+	}
+	for i, word := range raw {
+		key, val, hasVal := strings.Cut(word, "=")
+		a := p.args[key]
+		if a == nil {
+			a = &metaArg{}
+			p.args[key] = a
+		}
+		if v, ok := p.buildArgs[key]; ok {
+			*a = metaArg{set: true, value: v, buildArg: true}
+			continue
+		}
+		if !hasVal {
+			// A declaration without default keeps an earlier value, as in
+			// buildkit.
+			continue
+		}
+		res, err := p.lex.ProcessWordWithMatches(val, p.env())
+		if err != nil {
+			return fmt.Errorf("%s:%d: ARG %s: %v; fix the Dockerfile so that docker build accepts it", p.name, in.node.StartLine, key, err)
+		}
+		*a = metaArg{set: true, value: res.Result, missing: slices.Sorted(maps.Keys(res.Unmatched))}
+		vs := span{spans[i].start + len(key) + 1, spans[i].end}
+		d := &argDefault{line: p.src.lineOf(in.line.pos[spans[i].start])}
+		a.dflt = d
+		if vs.start == vs.end {
+			d.noEdit = fmt.Sprintf("ARG %s's default is empty", key)
+			continue
+		}
+		d.line = p.src.lineOf(in.line.pos[vs.start])
+		inner := unquote(in.line.text, vs)
+		switch {
+		case len(res.Matched) > 0 || len(res.Unmatched) > 0:
+			d.noEdit = fmt.Sprintf("ARG %s's default is built from other ARGs; write the reference out in the default to have it pinned", key)
+		case in.line.text[inner.start:inner.end] != res.Result:
+			d.noEdit = fmt.Sprintf("ARG %s's default is written with quotes or escapes inside it; write it plainly to have it pinned", key)
+		default:
+			start, end, ok := in.line.fileSpan(inner)
+			if !ok {
+				d.noEdit = fmt.Sprintf("a line continuation splits ARG %s's default; join it onto one line to have it pinned", key)
+				continue
+			}
+			d.start, d.end = start, end
+		}
+	}
+	return nil
+}
+
+// env returns the values FROM lines are expanded with: the meta ARGs that
+// have a value, and builder ARGs given as build args.
+func (p *parse) env() shell.EnvGetter {
+	var kv []string
+	for name := range builderArgs {
+		if v, ok := p.buildArgs[name]; ok {
+			kv = append(kv, name+"="+v)
+		}
+	}
+	for name, a := range p.args {
+		if a.set {
+			kv = append(kv, name+"="+a.value)
+		}
+	}
+	return shell.EnvsFromSlice(kv)
+}
+
+// noValue says why ARG name has no value, and what to do.
+func (p *parse) noValue(name string) string {
+	if builderArgs[name] {
+		return fmt.Sprintf("%s is set by the builder for each platform, so the reference differs per platform and cannot be pinned as one", name)
+	}
+	if p.args[name] == nil {
+		return fmt.Sprintf("ARG %s is not declared before the first FROM; declare it there with a default (ARG %s=IMAGE:TAG)", name, name)
+	}
+	return fmt.Sprintf("ARG %s has no default; give it one (ARG %s=IMAGE:TAG) or pass it as a build arg", name, name)
+}
+
+// expand sets ref's Value, or Skip, from the FROM image word at sp, and
+// locates the token to rewrite: the word itself, or the default of the ARG
+// it consists of.
+func (p *parse) expand(ref *Ref, line logical, sp span) error {
+	ref.Line = p.src.lineOf(line.pos[sp.start])
+	word := line.text[sp.start:sp.end]
+	inner := word
+	if len(word) >= 2 && word[0] == '"' && word[len(word)-1] == '"' {
+		inner = word[1 : len(word)-1]
+	}
+	if m := reWholeArg.FindStringSubmatch(inner); m != nil {
+		return p.expandArg(ref, m[1]+m[2])
+	}
+	res, err := p.lex.ProcessWordWithMatches(word, p.env())
+	if err != nil {
+		return fmt.Errorf("%s:%d: FROM %s: %v; fix the Dockerfile so that docker build accepts it", p.name, ref.Line, word, err)
+	}
+	if len(res.Unmatched) > 0 {
+		ref.Skip = p.noValue(slices.Sorted(maps.Keys(res.Unmatched))[0])
+		return nil
+	}
+	if len(res.Matched) > 0 {
+		names := slices.Sorted(maps.Keys(res.Matched))
+		ref.Skip = fmt.Sprintf("the reference is built from ARG %s and other text (%s here); to have it pinned, make the whole reference one ARG's default or write it out", strings.Join(names, ", ARG "), res.Result)
+		return nil
+	}
+	ref.Value = res.Result
+	p.locateSpan(ref, line, unquote(line.text, sp))
+	return nil
+}
+
+// expandArg handles a FROM image that is exactly ARG name.
+func (p *parse) expandArg(ref *Ref, name string) error {
+	ref.Arg = name
+	a := p.args[name]
+	if a == nil && builderArgs[name] {
+		if v, ok := p.buildArgs[name]; ok {
+			a = &metaArg{set: true, value: v, buildArg: true}
+		}
+	}
+	switch {
+	case a == nil || !a.set:
+		ref.Skip = p.noValue(name)
+		return nil
+	case len(a.missing) > 0:
+		ref.Skip = fmt.Sprintf("ARG %s's default uses %s", name, p.noValue(a.missing[0]))
+		return nil
+	case a.value == "":
+		ref.Skip = fmt.Sprintf("ARG %s is empty; give it a default (ARG %s=IMAGE:TAG) or pass it as a build arg", name, name)
+		return nil
+	}
+	ref.Value = a.value
+	if a.buildArg {
+		ref.NoEdit = fmt.Sprintf("the value comes from build arg %s, not from the file; pin it where the build arg is set", name)
+		return nil
+	}
+	ref.Line = a.dflt.line
+	ref.NoEdit = a.dflt.noEdit
+	ref.Start, ref.End = a.dflt.start, a.dflt.end
+	return nil
+}
