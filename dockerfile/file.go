@@ -257,7 +257,7 @@ func (p *parse) from(in instr) error {
 	if err := p.expand(&ref, in.line, spans[0]); err != nil {
 		return err
 	}
-	if ref.Skip == "" && strings.EqualFold(ref.Value, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Value)) {
+	if ref.Skip == "" && (strings.EqualFold(ref.Value, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Value))) {
 		return nil
 	}
 	return p.add(ref)

@@ -1,0 +1,124 @@
+package dockerfile
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/freshpull/freshpull/reference"
+)
+
+// edit replaces Src[start:end] by text.
+type edit struct {
+	start, end int
+	text       string
+}
+
+// spell returns the text to write for to where the user wrote written:
+// Docker's short form ("ubuntu:22.04@sha256:…") if written was short, the
+// fully qualified form otherwise, so that a pin does not change how the
+// file names its images.
+func spell(written string, to reference.Reference) (string, error) {
+	w, err := reference.Parse(written)
+	if err != nil {
+		return "", err
+	}
+	text := to.String()
+	if w.Familiar() == written {
+		text = to.Familiar()
+	}
+	// Belt and braces: what we write must read back as exactly the pin.
+	back, err := reference.Parse(text)
+	if err != nil || back.String() != to.String() {
+		return "", fmt.Errorf("pinning %s would write %q, which does not read back as %s; please report this as a freshpull bug", written, text, to)
+	}
+	return text, nil
+}
+
+// rewrite applies edits to f's file and parses the result into f.
+func (f *File) rewrite(edits map[int]edit) error {
+	var out bytes.Buffer
+	at := 0
+	for _, start := range slices.Sorted(maps.Keys(edits)) {
+		e := edits[start]
+		out.Write(f.Src[at:e.start])
+		out.WriteString(e.text)
+		at = e.end
+	}
+	out.Write(f.Src[at:])
+	data := out.Bytes()
+
+	// Parse before writing: a file we could no longer read is not written.
+	nf, err := Parse(f.Name, data, f.buildArgs)
+	if err != nil {
+		return fmt.Errorf("%s: the pinned file would not parse (%v); nothing written, please report this as a freshpull bug", f.Name, err)
+	}
+	if err := writeAtomic(f.Name, f.Src, data); err != nil {
+		return err
+	}
+	*f = *nf
+	return nil
+}
+
+// writeAtomic replaces the file at path, which must still hold was, by data:
+// temp file in the same directory, fsync, rename, so that a reader or a
+// crash sees the old file or the new one, never a mix. The file keeps its
+// permissions; a symbolic link keeps pointing at the file it points at.
+func writeAtomic(path string, was, data []byte) error {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	cur, err := os.ReadFile(target)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, was) {
+		return fmt.Errorf("%s: changed since it was read; nothing written, run freshpull pin again", path)
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(target)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".freshpull-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err = tmp.Chmod(fi.Mode().Perm()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), target); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	renamed = true
+	// The rename is durable once the directory is synced.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("%s: written, but syncing %s: %w", path, dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("%s: written, but syncing %s: %w", path, dir, err)
+	}
+	return nil
+}
