@@ -98,6 +98,8 @@ type Result struct {
 	Warning string `json:"warning,omitempty"`
 	// Error is the failure, when there was one.
 	Error string `json:"error,omitempty"`
+	// Err is the failure as an error, for errors.Is and errors.As.
+	Err error `json:"-"`
 	// Entry is the store entry the image is under (for the library:
 	// extraction reads the image through it).
 	Entry store.Entry `json:"-"`
@@ -137,7 +139,7 @@ func Pull(ctx context.Context, input string, opts Options) (Result, error) {
 	err := pull(ctx, input, opts, &res)
 	if err != nil {
 		res.Action = ""
-		res.Error = err.Error()
+		res.Error, res.Err = err.Error(), err
 	}
 	return res, err
 }
@@ -201,7 +203,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		res.Action = decision.Action.String()
 		if decision.Action == policy.Fallback {
 			res.Warning = fmt.Sprintf("%s: %s", res.Canonical, decision.Reason)
-			log.Warn("using local copy; registry check failed", "digest", entry.ResolvedDigest, "err", facts.Remote.Err)
+			log.Debug("using local copy; registry check failed", "digest", entry.ResolvedDigest, "err", facts.Remote.Err)
 		}
 		return nil
 	case policy.Pull:

@@ -27,6 +27,8 @@ type Resolution struct {
 	Platform string `json:"platform,omitempty"`
 	// Error is the failure, when there was one.
 	Error string `json:"error,omitempty"`
+	// Err is the failure as an error, for errors.Is and errors.As.
+	Err error `json:"-"`
 }
 
 // Resolve asks the registry what input points to now, without pulling: one
@@ -36,7 +38,7 @@ func Resolve(ctx context.Context, input string, opts Options) (Resolution, error
 	res := Resolution{Reference: input}
 	err := resolve(ctx, input, opts, &res)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.Err = err.Error(), err
 	}
 	return res, err
 }

@@ -32,6 +32,9 @@ func Parse(s string) (Reference, error) {
 	}
 	named, err := dref.ParseNormalizedNamed(s)
 	if err != nil {
+		if i := strings.LastIndex(s, ":sha256:"); i > 0 && !strings.Contains(s, "@") {
+			return Reference{}, fmt.Errorf("invalid reference %q: a digest is joined with '@', not ':'; did you mean %q?", s, s[:i]+"@"+s[i+1:])
+		}
 		return Reference{}, fmt.Errorf("invalid reference %q: %v; expected NAME[:TAG][@DIGEST], e.g. docker.io/library/ubuntu:24.04", s, err)
 	}
 	if d, ok := named.(dref.Digested); ok {

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/freshpull/freshpull"
+	"github.com/freshpull/freshpull/registry"
+	"github.com/freshpull/freshpull/store"
+	"github.com/google/go-containerregistry/pkg/authn"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // an operation failed: network, registry, store
+	exitUsage    = 2 // usage error or invalid input
+	exitNotFound = 3 // not in the registry, or not in the store under never
+)
+
+// globals are the flags every command accepts, before or after its name.
+type globals struct {
+	store     string
+	output    string
+	quiet     bool
+	platform  string
+	insecure  []string
+	authfile  string
+	logLevel  string
+	timeout   time.Duration
+	stdout    io.Writer
+	stderr    io.Writer
+	stderrTTY bool
+	log       *slog.Logger
+}
+
+// usageError marks errors that exit 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitError carries an exit code for a command that has already printed its
+// own per-item errors.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		g.stderrTTY = isTerminal(f)
+	}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "freshpull: %v\n", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue), freshpull.IsInput(err):
+		return exitUsage
+	case freshpull.IsNotFound(err):
+		return exitNotFound
+	}
+	return exitFailed
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "freshpull",
+		Short: "Pull container images into a local OCI store, never building on a stale digest",
+		Long: `freshpull pulls container images from OCI and Docker registries into a local
+OCI image-layout store under a pull policy, and reports for every image which
+digest a build gets and why.
+
+Pull policies: always, missing (ifmissing, ifnotpresent), newer (ifnewer; the
+default: one HEAD request checks the tag, and a failed check falls back to the
+local copy with a warning, or fails with --strict), never.
+
+Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
+3 not found.`,
+		Example: `  freshpull pull docker.io/library/alpine:3.20
+  freshpull pull --policy missing -o json localhost:5000/app:1 localhost:5000/base:2
+  freshpull resolve quay.io/org/img:1.4
+  freshpull images`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.store, "store", "", "store directory (default $FRESHPULL_STORE, else $XDG_DATA_HOME/freshpull, else ~/.local/share/freshpull)")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results; no progress")
+	pf.StringVar(&g.platform, "platform", "", "platform os/arch[/variant] (default: this machine's)")
+	pf.StringArrayVar(&g.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain HTTP (repeatable; localhost and 127.0.0.1 always are)")
+	pf.StringVar(&g.authfile, "authfile", "", "credentials file (docker config.json or containers auth.json format), tried before the default ones")
+	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: error, warn, info, debug")
+	pf.DurationVar(&g.timeout, "timeout", registry.DefaultTimeout, "how long to wait for a registry to connect and start answering")
+	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newVersionCmd(g))
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
+}
+
+func (g *globals) setup() error {
+	switch g.output {
+	case "text", "json":
+	default:
+		return &usageError{fmt.Errorf("invalid --output %q: valid values are text, json", g.output)}
+	}
+	var level slog.Level
+	switch strings.ToLower(g.logLevel) {
+	case "error":
+		level = slog.LevelError
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "info":
+		level = slog.LevelInfo
+	case "debug":
+		level = slog.LevelDebug
+	default:
+		return &usageError{fmt.Errorf("invalid --log-level %q: valid values are error, warn, info, debug", g.logLevel)}
+	}
+	g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	if g.timeout <= 0 {
+		return &usageError{fmt.Errorf("invalid --timeout %v: must be positive", g.timeout)}
+	}
+	return nil
+}
+
+func (g *globals) json() bool { return g.output == "json" }
+
+// storeDir applies the documented order: --store, $FRESHPULL_STORE,
+// $XDG_DATA_HOME/freshpull, ~/.local/share/freshpull.
+func (g *globals) storeDir() (string, error) {
+	if g.store != "" {
+		return g.store, nil
+	}
+	if d := os.Getenv("FRESHPULL_STORE"); d != "" {
+		return d, nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "freshpull"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no store directory: set --store or $FRESHPULL_STORE (%v)", err)
+	}
+	return filepath.Join(home, ".local", "share", "freshpull"), nil
+}
+
+func (g *globals) openStore() (*store.Store, error) {
+	dir, err := g.storeDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(dir)
+}
+
+func (g *globals) platformValue() (ocispec.Platform, error) {
+	if g.platform == "" {
+		return freshpull.HostPlatform(), nil
+	}
+	return freshpull.ParsePlatform(g.platform)
+}
+
+func (g *globals) registryClient() (*registry.Client, error) {
+	var kc authn.Keychain = authn.DefaultKeychain
+	if g.authfile != "" {
+		fkc, err := registry.FileKeychain(g.authfile)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		kc = authn.NewMultiKeychain(fkc, authn.DefaultKeychain)
+	}
+	return registry.New(registry.Options{
+		Keychain:  kc,
+		Insecure:  g.insecure,
+		Timeout:   g.timeout,
+		UserAgent: "freshpull/" + version(),
+		Logger:    g.log,
+	}), nil
+}
+
+// options builds the operations' options from the global flags.
+func (g *globals) options() (freshpull.Options, error) {
+	st, err := g.openStore()
+	if err != nil {
+		return freshpull.Options{}, err
+	}
+	platform, err := g.platformValue()
+	if err != nil {
+		return freshpull.Options{}, err
+	}
+	reg, err := g.registryClient()
+	if err != nil {
+		return freshpull.Options{}, err
+	}
+	return freshpull.Options{Store: st, Registry: reg, Platform: platform, Logger: g.log}, nil
+}
+
+// args returns a cobra validator whose errors exit 2.
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return &usageError{fmt.Errorf("%s: missing %s; see %s --help", cmd.CommandPath(), what, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+	}
+	return nil
+}
