@@ -33,7 +33,7 @@ func mountFrom(text string, f flag, opts string) (mount, error) {
 		return m, nil
 	}
 	const prefix = "--mount="
-	raw := span{f.raw.start + len(prefix), f.raw.end}
+	raw := unquote(text, span{f.raw.start + len(prefix), f.raw.end})
 	if !strings.HasPrefix(text[f.raw.start:f.raw.end], prefix) || text[raw.start:raw.end] != opts || strings.Contains(opts, `"`) {
 		m.noEdit = "the mount options are written with quotes or escapes; write them plainly to have the image pinned"
 		return m, nil

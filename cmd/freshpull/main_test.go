@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/freshpull/freshpull"
+)
+
+// binary is the freshpull executable built once for the integration tests,
+// which run it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "freshpull-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "freshpull")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build freshpull:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cmdResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// env isolates a test from the machine's credentials and stores.
+func testEnv(t *testing.T) []string {
+	home := t.TempDir()
+	return append(os.Environ(),
+		"HOME="+home,
+		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
+		"XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
+		"REGISTRY_AUTH_FILE=",
+		"FRESHPULL_STORE=",
+	)
+}
+
+// fp runs freshpull with args.
+func fp(t *testing.T, args ...string) cmdResult {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = testEnv(t)
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run freshpull %q: %v", args, err)
+	}
+	return cmdResult{out.String(), errb.String(), code}
+}
+
+// pullJSON runs `freshpull pull -o json` and decodes the results.
+func pullJSON(t *testing.T, storeDir string, args ...string) ([]freshpull.Result, cmdResult) {
+	t.Helper()
+	r := fp(t, append([]string{"--store", storeDir, "-o", "json", "pull"}, args...)...)
+	var results []freshpull.Result
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+		t.Fatalf("pull %q: stdout is not a JSON array of results: %v\nstdout: %s\nstderr: %s", args, err, r.stdout, r.stderr)
+	}
+	return results, r
+}
+
+// pullOne pulls one reference and expects exit code want.
+func pullOne(t *testing.T, storeDir string, wantCode int, args ...string) freshpull.Result {
+	t.Helper()
+	results, r := pullJSON(t, storeDir, args...)
+	if r.code != wantCode {
+		t.Fatalf("pull %q: exit %d, want %d\nstdout: %s\nstderr: %s", args, r.code, wantCode, r.stdout, r.stderr)
+	}
+	if len(results) != 1 {
+		t.Fatalf("pull %q: %d results, want 1", args, len(results))
+	}
+	return results[0]
+}
