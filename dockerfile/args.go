@@ -169,7 +169,7 @@ func (p *parse) expandArg(ref *Ref, name string) error {
 		ref.Skip = p.noValue(name)
 		return nil
 	case len(a.missing) > 0:
-		ref.Skip = fmt.Sprintf("ARG %s's default uses %s", name, p.noValue(a.missing[0]))
+		ref.Skip = fmt.Sprintf("ARG %s's default uses %s: %s", name, a.missing[0], p.noValue(a.missing[0]))
 		return nil
 	case a.value == "":
 		ref.Skip = fmt.Sprintf("ARG %s is empty; give it a default (ARG %s=IMAGE:TAG) or pass it as a build arg", name, name)

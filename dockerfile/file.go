@@ -159,6 +159,7 @@ type parse struct {
 	args       map[string]*metaArg // ARGs declared before the first FROM
 	seenFrom   bool
 	stages     []string // lower-cased names of the stages so far, "" if unnamed
+	stage      string   // how Ref.Stage names the current stage
 	stageNames map[string]bool
 	refs       []Ref
 }
@@ -216,14 +217,6 @@ func (in instr) args() []string {
 	return out
 }
 
-// stage returns how Ref.Stage names the current stage.
-func (p *parse) stage(label string) string {
-	if label != "" {
-		return label
-	}
-	return strconv.Itoa(len(p.stages) - 1)
-}
-
 func (p *parse) from(in instr) error {
 	spans := fields(in.line.text, in.argsAt)
 	var raw []string
@@ -242,11 +235,15 @@ func (p *parse) from(in instr) error {
 	}
 	earlier := slices.Clone(p.stages)
 	p.stages = append(p.stages, strings.ToLower(label))
+	p.stage = label
+	if label == "" {
+		p.stage = strconv.Itoa(len(earlier))
+	}
 
 	ref := Ref{
 		InstructionLine: in.node.StartLine,
 		Instruction:     InstructionFrom,
-		Stage:           p.stage(label),
+		Stage:           p.stage,
 		Text:            raw[0],
 	}
 	for _, f := range in.flags {
@@ -272,7 +269,7 @@ func (p *parse) copyFrom(in instr) error {
 		ref := Ref{
 			InstructionLine: in.node.StartLine,
 			Instruction:     InstructionCopyFrom,
-			Stage:           p.stage(""),
+			Stage:           p.stage,
 			Text:            v,
 			Value:           v,
 		}
@@ -307,7 +304,7 @@ func (p *parse) runMount(in instr) error {
 		ref := Ref{
 			InstructionLine: in.node.StartLine,
 			Instruction:     InstructionRunMount,
-			Stage:           p.stage(""),
+			Stage:           p.stage,
 			Text:            m.value,
 			Value:           m.value,
 			Line:            p.src.lineOf(in.line.pos[f.raw.start]),

@@ -119,3 +119,269 @@ RUN --mount=type=cache,target=/root/.cache go build
 RUN <<EOF
 FROM notanimage:1
 COPY --from=nor:this / /
+EOF
+COPY <<-EOT /etc/motd
+	FROM still:not
+	EOT
+FROM debian:12
+`,
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 9, instr: "FROM", stage: "1", text: "debian:12", value: "debian:12", token: "debian:12"},
+			},
+		},
+		{
+			name: "line continuations, comment lines and empty lines inside them",
+			src:  "FROM \\\n  # the base\n\n    ubuntu:22.04 \\\n  AS base\nCOPY --link \\\n\t--from=nginx:1.25 \\\n\t/a /b\n",
+			want: []wantRef{
+				{line: 4, instr: "FROM", stage: "base", text: "ubuntu:22.04", value: "ubuntu:22.04", token: "ubuntu:22.04"},
+				{line: 7, instr: "COPY --from", stage: "base", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+			},
+		},
+		{
+			name: "a continuation that splits the reference",
+			src:  "FROM ubu\\\nntu:22.04\n",
+			want: []wantRef{{line: 1, instr: "FROM", stage: "0", text: "ubuntu:22.04", value: "ubuntu:22.04", noEdit: "line continuation"}},
+		},
+		{
+			name: "lowercase and mixed-case instructions",
+			src:  "from alpine:3.19 as Base\ncopy --from=nginx:1.25 /a /b\nRun --mount=from=busybox:1,target=/x true\nFrom base\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "Base", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 2, instr: "COPY --from", stage: "Base", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+				{line: 3, instr: "RUN --mount", stage: "Base", text: "busybox:1", value: "busybox:1", token: "busybox:1"},
+			},
+		},
+		{
+			name: "already pinned, and pinned by digest only",
+			src:  "FROM ubuntu:22.04@" + string(dA) + "\nFROM alpine@" + string(dB) + "\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "ubuntu:22.04@" + string(dA), value: "ubuntu:22.04@" + string(dA), token: "ubuntu:22.04@" + string(dA), pinned: true},
+				{line: 2, instr: "FROM", stage: "1", text: "alpine@" + string(dB), value: "alpine@" + string(dB), token: "alpine@" + string(dB), pinned: true, dgOnly: true},
+			},
+		},
+		{
+			name: "FROM ${BASE} and $BASE: the token is the ARG's default",
+			src:  "# base image\nARG BASE=registry.example.com/team/img:1.4\nFROM ${BASE} AS one\nFROM $BASE\n",
+			want: []wantRef{
+				{line: 2, instr: "FROM", stage: "one", text: "${BASE}", arg: "BASE", value: "registry.example.com/team/img:1.4", token: "registry.example.com/team/img:1.4"},
+				{line: 2, instr: "FROM", stage: "1", text: "$BASE", arg: "BASE", value: "registry.example.com/team/img:1.4", token: "registry.example.com/team/img:1.4"},
+			},
+		},
+		{
+			name: "quoted ARG defaults, several ARGs on one line, FROM \"${BASE}\"",
+			src:  "ARG A=\"alpine:3.19\" B='busybox:1.36' C=debian:12\nFROM \"${A}\"\nFROM ${B}\nFROM ${C}\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: `"${A}"`, arg: "A", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 1, instr: "FROM", stage: "1", text: "${B}", arg: "B", value: "busybox:1.36", token: "busybox:1.36"},
+				{line: 1, instr: "FROM", stage: "2", text: "${C}", arg: "C", value: "debian:12", token: "debian:12"},
+			},
+		},
+		{
+			name: "ARG default after a line continuation",
+			src:  "ARG GO=1.22 \\\n    BASE=golang:1.22\nFROM ${BASE}\n",
+			want: []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "golang:1.22", token: "golang:1.22"}},
+		},
+		{
+			name: "a redeclared ARG: the last default wins, a bare redeclaration keeps it",
+			src:  "ARG BASE=alpine:3.18\nARG BASE=alpine:3.19\nARG BASE\nFROM ${BASE}\n",
+			want: []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "alpine:3.19", token: "alpine:3.19"}},
+		},
+		{
+			name:      "a build arg overrides the default; the file cannot hold the pin",
+			src:       "ARG BASE=alpine:3.19\nFROM ${BASE}\n",
+			buildArgs: map[string]string{"BASE": "debian:12"},
+			want:      []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "debian:12", noEdit: "build arg BASE"}},
+		},
+		{
+			name:      "a build arg gives an ARG without default its value",
+			src:       "ARG BASE\nFROM ${BASE}\n",
+			buildArgs: map[string]string{"BASE": "debian:12"},
+			want:      []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "debian:12", noEdit: "build arg BASE"}},
+		},
+		{
+			name:      "build args for undeclared ARGs are not used",
+			src:       "FROM ${BASE}\n",
+			buildArgs: map[string]string{"BASE": "debian:12"},
+			want:      []wantRef{{line: 1, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", skip: "ARG BASE is not declared before the first FROM"}},
+		},
+		{
+			name: "an ARG without default is skipped",
+			src:  "ARG BASE\nFROM $BASE\n",
+			want: []wantRef{{line: 2, instr: "FROM", stage: "0", text: "$BASE", arg: "BASE", skip: "ARG BASE has no default"}},
+		},
+		{
+			name: "an ARG declared after the first FROM does not count",
+			src:  "FROM alpine:3.19\nARG BASE=debian:12\nFROM ${BASE}\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 3, instr: "FROM", stage: "1", text: "${BASE}", arg: "BASE", skip: "not declared before the first FROM"},
+			},
+		},
+		{
+			name: "a reference partly made of ARGs is skipped, with or without values",
+			src:  "ARG GO_VERSION=1.22\nARG DISTRO\nFROM golang:${GO_VERSION}\nFROM debian:${DISTRO}\nFROM ${REGISTRY}/app:1\n",
+			want: []wantRef{
+				{line: 3, instr: "FROM", stage: "0", text: "golang:${GO_VERSION}", skip: "built from ARG GO_VERSION and other text (golang:1.22 here)"},
+				{line: 4, instr: "FROM", stage: "1", text: "debian:${DISTRO}", skip: "ARG DISTRO has no default"},
+				{line: 5, instr: "FROM", stage: "2", text: "${REGISTRY}/app:1", skip: "ARG REGISTRY is not declared"},
+			},
+		},
+		{
+			name:      "a build arg does not make a partial reference pinnable",
+			src:       "ARG TAG\nFROM alpine:${TAG}\n",
+			buildArgs: map[string]string{"TAG": "3.19"},
+			want:      []wantRef{{line: 2, instr: "FROM", stage: "0", text: "alpine:${TAG}", skip: "built from ARG TAG"}},
+		},
+		{
+			name: "builder platform ARGs",
+			src:  "ARG TARGETARCH\nFROM example.com/base-${TARGETARCH}:1\nFROM ${TARGETARCH}\n",
+			want: []wantRef{
+				{line: 2, instr: "FROM", stage: "0", text: "example.com/base-${TARGETARCH}:1", skip: "TARGETARCH is set by the builder for each platform"},
+				{line: 3, instr: "FROM", stage: "1", text: "${TARGETARCH}", arg: "TARGETARCH", skip: "TARGETARCH is set by the builder for each platform"},
+			},
+		},
+		{
+			name: "an ARG default built from other ARGs resolves but cannot be rewritten",
+			src:  "ARG REGISTRY=registry.example.com\nARG BASE=${REGISTRY}/img:1\nFROM ${BASE}\n",
+			want: []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "registry.example.com/img:1", noEdit: "built from other ARGs"}},
+		},
+		{
+			name: "an ARG default using an ARG without value is skipped",
+			src:  "ARG REGISTRY\nARG BASE=${REGISTRY}/img:1\nFROM ${BASE}\n",
+			want: []wantRef{{line: 3, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", skip: "ARG BASE's default uses REGISTRY: ARG REGISTRY has no default"}},
+		},
+		{
+			name: "an ARG whose default is empty",
+			src:  "ARG BASE=\nFROM ${BASE}\n",
+			want: []wantRef{{line: 2, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", skip: "ARG BASE is empty"}},
+		},
+		{
+			name: "an ARG whose default is scratch",
+			src:  "ARG BASE=scratch\nFROM ${BASE}\n",
+		},
+		{
+			name: "ARG expansion is not supported in COPY --from and RUN --mount",
+			src:  "ARG IMG=nginx:1\nFROM alpine:3.19\nCOPY --from=${IMG} /a /b\nRUN --mount=from=$IMG,target=/x true\n",
+			want: []wantRef{
+				{line: 2, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 3, instr: "COPY --from", stage: "0", text: "${IMG}", skip: "does not expand ARGs"},
+				{line: 4, instr: "RUN --mount", stage: "0", text: "$IMG", skip: "does not expand ARGs"},
+			},
+		},
+		{
+			name: "quotes around a reference, and escapes inside one",
+			src:  "FROM \"alpine:3.19\"\nCOPY --from='nginx:1.25' /a /b\nFROM debian\\:12\nCOPY --from=busy\\box:1 /a /b\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: `"alpine:3.19"`, value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 2, instr: "COPY --from", stage: "0", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+				{line: 3, instr: "FROM", stage: "1", text: `debian\:12`, value: "debian:12", noEdit: "quotes or escapes"},
+				{line: 4, instr: "COPY --from", stage: "1", text: "busybox:1", value: "busybox:1", noEdit: "quotes or escapes"},
+			},
+		},
+		{
+			name: "CRLF line endings",
+			src:  "ARG BASE=alpine:3.19\r\nFROM ${BASE} AS a\r\nFROM \\\r\n  debian:12\r\nCOPY --from=nginx:1.25 \\\r\n  /a /b\r\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "a", text: "${BASE}", arg: "BASE", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 4, instr: "FROM", stage: "1", text: "debian:12", value: "debian:12", token: "debian:12"},
+				{line: 5, instr: "COPY --from", stage: "1", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+			},
+		},
+		{
+			name: "the escape directive",
+			src:  "# escape=`\nFROM `\n  mcr.microsoft.com/windows/servercore:ltsc2022\nRUN dir c:\\\n",
+			want: []wantRef{{line: 3, instr: "FROM", stage: "0", text: "mcr.microsoft.com/windows/servercore:ltsc2022", value: "mcr.microsoft.com/windows/servercore:ltsc2022", token: "mcr.microsoft.com/windows/servercore:ltsc2022"}},
+		},
+		{
+			name: "a byte-order mark",
+			src:  "\xEF\xBB\xBFFROM alpine:3.19\n",
+			want: []wantRef{{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"}},
+		},
+		{
+			name: "no final newline, indented instructions",
+			src:  "  FROM alpine:3.19\n\tCOPY --from=nginx:1.25 /a /b",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 2, instr: "COPY --from", stage: "0", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+			},
+		},
+		{
+			name: "ONBUILD runs in another build",
+			src:  "FROM alpine:3.19\nONBUILD COPY --from=nginx:1.25 /a /b\n",
+			want: []wantRef{{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"}},
+		},
+		{
+			name: "JSON form RUN and COPY",
+			src:  "FROM alpine:3.19\nRUN --mount=from=busybox:1,target=/x [\"true\"]\nCOPY --from=nginx:1.25 [\"/a\", \"/b\"]\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "alpine:3.19", value: "alpine:3.19", token: "alpine:3.19"},
+				{line: 2, instr: "RUN --mount", stage: "0", text: "busybox:1", value: "busybox:1", token: "busybox:1"},
+				{line: 3, instr: "COPY --from", stage: "0", text: "nginx:1.25", value: "nginx:1.25", token: "nginx:1.25"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("Dockerfile", []byte(tt.src), tt.buildArgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Refs) != len(tt.want) {
+				for _, r := range f.Refs {
+					t.Logf("got %+v", r)
+				}
+				t.Fatalf("got %d references, want %d", len(f.Refs), len(tt.want))
+			}
+			for i, w := range tt.want {
+				checkRef(t, f, f.Refs[i], w)
+			}
+		})
+	}
+}
+
+func checkRef(t *testing.T, f *File, r Ref, w wantRef) {
+	t.Helper()
+	token := ""
+	if r.End > r.Start {
+		token = string(f.Src[r.Start:r.End])
+	}
+	got := wantRef{
+		line: r.Line, instr: r.Instruction, stage: r.Stage, text: r.Text, value: r.Value,
+		token: token, arg: r.Arg, plat: r.Platform, skip: w.skip, noEdit: w.noEdit,
+		pinned: r.Pinned(), dgOnly: r.DigestOnly(),
+	}
+	if got != w {
+		t.Errorf("reference %q:\n got %+v\nwant %+v", r.Text, got, w)
+	}
+	if !strings.Contains(r.Skip, w.skip) || (w.skip == "") != (r.Skip == "") {
+		t.Errorf("reference %q: Skip = %q, want it to say %q", r.Text, r.Skip, w.skip)
+	}
+	if !strings.Contains(r.NoEdit, w.noEdit) || (w.noEdit == "") != (r.NoEdit == "") {
+		t.Errorf("reference %q: NoEdit = %q, want it to say %q", r.Text, r.NoEdit, w.noEdit)
+	}
+	if r.Skip == "" && r.Reference.Familiar() == "" {
+		t.Errorf("reference %q: resolvable but Reference is zero", r.Text)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"invalid reference", "FROM alpine:3.19\nFROM Ubuntu:22.04\n", "Dockerfile:2: FROM Ubuntu:22.04: invalid reference"},
+		{"invalid reference from an ARG", "ARG BASE=Ubuntu\nFROM ${BASE}\n", "Dockerfile:1: FROM ${BASE}: invalid reference \"Ubuntu\""},
+		{"FROM with two words", "FROM alpine:3.19 base\n", "Dockerfile:1: FROM needs IMAGE [AS NAME]"},
+		{"unterminated heredoc", "FROM alpine:3.19\nRUN <<EOF\necho\n", "Dockerfile:2: unterminated heredoc"},
+		{"bad substitution", "ARG BASE=alpine\nFROM ${BASE\n", "Dockerfile:2: FROM ${BASE:"},
+		{"no instructions", "# nothing\n", "file with no instructions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("Dockerfile", []byte(tt.src), nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
