@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -30,6 +31,12 @@ func classify(host, what string, err error) error {
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden || hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
 			return fmt.Errorf("%s: %s: %w (%v); check the credentials for %s: run `docker login %s` or `podman login %s`, or pass --authfile", what, host, ErrUnauthorized, err, host, host, host)
 		}
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		// The ping's "https then http" attempts make the raw error
+		// long; say plainly what happened.
+		return fmt.Errorf("%s: cannot reach registry %s: %w; check that it is running and the address is right", what, host, oe.Err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -21,7 +21,7 @@ type Proxy struct {
 	Host string
 	mu   sync.Mutex
 	hits map[string]int
-	srv *httptest.Server
+	srv  *httptest.Server
 }
 
 // Start proxies to upstream ("127.0.0.1:PORT") for the life of the test.

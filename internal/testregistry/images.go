@@ -1,37 +1,25 @@
 package testregistry
 
 import (
+	"github.com/freshpull/freshpull/internal/localregistry"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Image returns a random image of n layers of size bytes each, for the
-// given platform ("linux/amd64"), with OCI media types.
+// given platform, with OCI media types.
 func Image(t testing.TB, layers int, size int64, platform v1.Platform) v1.Image {
 	t.Helper()
-	img, err := random.Image(size, int64(layers))
+	img, err := localregistry.RandomImage(layers, size, platform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = platform.OS, platform.Architecture, platform.Variant
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img = mutate.MediaType(img, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	return img
 }
 
@@ -61,14 +49,7 @@ func Index(t testing.TB, platforms ...v1.Platform) v1.ImageIndex {
 // Push writes img to ref ("HOST/repo:tag") and returns its digest.
 func Push(t testing.TB, ref string, img v1.Image) v1.Hash {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	d, err := img.Digest()
+	d, err := localregistry.Push(ref, img)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,72 +1,67 @@
-// Package testregistry runs the CNCF distribution registry
+// Package localregistry runs the CNCF distribution registry
 // (/usr/bin/docker-registry, Debian package docker-registry) on 127.0.0.1 at
-// a free port for tests, and pushes test images to it with
-// go-containerregistry.
-package testregistry
+// a free port, with its own storage directory: the real registry behind
+// freshpull's tests, benchmarks and offline demo.
+package localregistry
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
 // Binary is the registry executable.
 const Binary = "/usr/bin/docker-registry"
 
+// ErrMissing is returned when the registry binary is not installed.
+var ErrMissing = errors.New(Binary + " is missing; install it with: apt-get install docker-registry")
+
 // Registry is a running distribution registry.
 type Registry struct {
 	// Host is "127.0.0.1:PORT".
-	Host string
-	dir  string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	t    testing.TB
-	// Extra is appended to the generated config (YAML), for auth or
-	// proxy settings.
+	Host  string
+	dir   string
 	extra string
+	cmd   *exec.Cmd
+	log   *bytes.Buffer
 }
 
-// Require fails the test when the registry binary is missing and CI is set,
-// and skips it otherwise.
-func Require(t testing.TB) {
-	t.Helper()
+// Start runs a registry whose storage and config live in dir. extra is
+// appended to the generated YAML config (auth, TLS, proxy settings).
+func Start(dir, extra string) (*Registry, error) {
 	if _, err := os.Stat(Binary); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (apt-get install docker-registry): %v", Binary, err)
-		}
-		t.Skipf("%s is missing (apt-get install docker-registry)", Binary)
+		return nil, ErrMissing
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, extra: extra}
+	if err := r.start(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-// Start runs a registry with its own storage for the life of the test.
-func Start(t testing.TB) *Registry {
-	t.Helper()
-	Require(t)
-	r := &Registry{dir: t.TempDir(), t: t}
-	r.Host = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	r.start()
-	t.Cleanup(r.Stop)
-	return r
-}
-
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (r *Registry) start() {
-	t := r.t
-	t.Helper()
+func (r *Registry) start() error {
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: error
@@ -82,24 +77,25 @@ http:
 %s`, filepath.Join(r.dir, "data"), r.Host, r.extra)
 	cfgPath := filepath.Join(r.dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	r.log = &bytes.Buffer{}
 	r.cmd = exec.Command(Binary, "serve", cfgPath)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", Binary, err)
+		return fmt.Errorf("start %s: %w", Binary, err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
+	client := &http.Client{Timeout: time.Second}
 	for {
-		resp, err := http.Get("http://" + r.Host + "/v2/")
+		resp, err := client.Get("http://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
 			r.Stop()
-			t.Fatalf("registry on %s did not come up: %v\n%s", r.Host, err, r.log)
+			return fmt.Errorf("registry on %s did not come up: %v\n%s", r.Host, err, r.log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -116,10 +112,9 @@ func (r *Registry) Stop() {
 }
 
 // Restart starts a stopped registry again on the same address and storage.
-func (r *Registry) Restart() {
-	r.t.Helper()
+func (r *Registry) Restart() error {
 	r.Stop()
-	r.start()
+	return r.start()
 }
 
 // Ref returns "HOST/repo:tag" for this registry.
