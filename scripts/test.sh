@@ -26,6 +26,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
-# Fuzz targets run briefly on top of their seed corpus (which plain
-# `go test` already runs).
 go test -count=1 -timeout 20m ./...
