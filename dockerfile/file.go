@@ -204,7 +204,7 @@ func (p *parse) instruction(node *parser.Node) error {
 type instr struct {
 	node   *parser.Node
 	line   logical
-	flags  []flag
+	flags  []builderFlag
 	argsAt int
 }
 

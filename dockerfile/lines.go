@@ -135,10 +135,10 @@ func (l logical) fileSpan(sp span) (start, end int, ok bool) {
 	return start, last + 1, last-start == sp.end-1-sp.start
 }
 
-// flag is one builder flag ("--from=img"): its raw span in the logical line
+// builderFlag is one builder flag ("--from=img"): its raw span in the logical line
 // and its value once quotes and escapes are processed, as the parser stores
 // it in node.Flags.
-type flag struct {
+type builderFlag struct {
 	raw   span
 	value string
 }
@@ -146,7 +146,7 @@ type flag struct {
 // splitInstruction splits a logical line into the instruction word, its
 // builder flags, and the offset where its arguments begin. It mirrors the
 // parser's splitCommand and extractBuilderFlags.
-func splitInstruction(line string, escape rune) (cmd string, flags []flag, args int) {
+func splitInstruction(line string, escape rune) (cmd string, flags []builderFlag, args int) {
 	cmdEnd := strings.IndexAny(line, "\t\v\f\r ")
 	if cmdEnd < 0 {
 		return line, nil, len(line)
@@ -160,13 +160,13 @@ func splitInstruction(line string, escape rune) (cmd string, flags []flag, args 
 	return cmd, flags, args
 }
 
-func scanFlags(line string, from int, escape rune) ([]flag, int) {
+func scanFlags(line string, from int, escape rune) ([]builderFlag, int) {
 	const (
 		inSpaces = iota
 		inWord
 		inQuote
 	)
-	var flags []flag
+	var flags []builderFlag
 	phase := inSpaces
 	var word strings.Builder
 	wordStart := 0
@@ -191,7 +191,7 @@ func scanFlags(line string, from int, escape rune) ([]flag, int) {
 		}
 		if pos == len(line) {
 			if w := word.String(); w != "--" && (blankOK || len(w) > 0) {
-				flags = append(flags, flag{raw: span{wordStart, pos}, value: w})
+				flags = append(flags, builderFlag{raw: span{wordStart, pos}, value: w})
 			}
 			return flags, len(line)
 		}
@@ -204,7 +204,7 @@ func scanFlags(line string, from int, escape rune) ([]flag, int) {
 					return flags, pos
 				}
 				if blankOK || len(w) > 0 {
-					flags = append(flags, flag{raw: span{wordStart, pos}, value: w})
+					flags = append(flags, builderFlag{raw: span{wordStart, pos}, value: w})
 				}
 				word.Reset()
 				blankOK = false

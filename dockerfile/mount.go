@@ -18,7 +18,7 @@ type mount struct {
 // options as the parser read them (quotes and escapes processed); like
 // buildkit, they are CSV fields whose keys are case-insensitive, and the
 // last from= wins.
-func mountFrom(text string, f flag, opts string) (mount, error) {
+func mountFrom(text string, f builderFlag, opts string) (mount, error) {
 	rec, err := csv.NewReader(strings.NewReader(opts)).Read()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return mount{}, err
