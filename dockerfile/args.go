@@ -40,6 +40,45 @@ var builderArgs = map[string]bool{
 // reWholeArg matches a word that is exactly one ARG: $NAME or ${NAME}.
 var reWholeArg = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$`)
 
+// wholeArg returns the name of the ARG that word consists of, optionally in
+// double quotes, or "".
+func wholeArg(word string) string {
+	if len(word) >= 2 && word[0] == '"' && word[len(word)-1] == '"' {
+		word = word[1 : len(word)-1]
+	}
+	if m := reWholeArg.FindStringSubmatch(word); m != nil {
+		return m[1] + m[2]
+	}
+	return ""
+}
+
+func isWholeArg(word string) bool { return wholeArg(word) != "" }
+
+// usedInPart records that the ARGs in names are used on line as part of a
+// longer word.
+func (p *parse) usedInPart(names map[string]struct{}, line int) {
+	for name := range names {
+		if _, ok := p.partial[name]; !ok {
+			p.partial[name] = line
+		}
+	}
+}
+
+// keepWholeArgs withdraws the pin target of a reference held in an ARG's
+// default when that ARG is also part of a longer word elsewhere: the pin
+// would turn "${BASE}-slim" into "img:1@sha256:…-slim" and break the build.
+func (p *parse) keepWholeArgs() {
+	for i := range p.refs {
+		r := &p.refs[i]
+		line, ok := p.partial[r.Arg]
+		if r.Arg == "" || !ok || r.NoEdit != "" || r.Skip != "" {
+			continue
+		}
+		r.NoEdit = fmt.Sprintf("ARG %s is also used as part of a longer reference or value on line %d, which a pin in its default would break", r.Arg, line)
+		r.Start, r.End = 0, 0
+	}
+}
+
 func (p *parse) metaArg(in instr) error {
 	spans := words(in.line.text, in.argsAt, p.escape)
 	var raw []string
@@ -72,6 +111,9 @@ func (p *parse) metaArg(in instr) error {
 		*a = metaArg{set: true, value: res.Result, missing: slices.Sorted(maps.Keys(res.Unmatched))}
 		vs := span{spans[i].start + len(key) + 1, spans[i].end}
 		d := &argDefault{line: p.src.lineOf(in.line.pos[spans[i].start])}
+		if !isWholeArg(val) {
+			p.usedInPart(res.Matched, d.line)
+		}
 		a.dflt = d
 		if vs.start == vs.end {
 			d.noEdit = fmt.Sprintf("ARG %s's default is empty", key)
@@ -130,12 +172,8 @@ func (p *parse) noValue(name string) string {
 func (p *parse) expand(ref *Ref, line logical, sp span) error {
 	ref.Line = p.src.lineOf(line.pos[sp.start])
 	word := line.text[sp.start:sp.end]
-	inner := word
-	if len(word) >= 2 && word[0] == '"' && word[len(word)-1] == '"' {
-		inner = word[1 : len(word)-1]
-	}
-	if m := reWholeArg.FindStringSubmatch(inner); m != nil {
-		return p.expandArg(ref, m[1]+m[2])
+	if name := wholeArg(word); name != "" {
+		return p.expandArg(ref, name)
 	}
 	res, err := p.lex.ProcessWordWithMatches(word, p.env())
 	if err != nil {
@@ -146,6 +184,7 @@ func (p *parse) expand(ref *Ref, line logical, sp span) error {
 		return nil
 	}
 	if len(res.Matched) > 0 {
+		p.usedInPart(res.Matched, ref.Line)
 		names := slices.Sorted(maps.Keys(res.Matched))
 		ref.Skip = fmt.Sprintf("the reference is built from ARG %s and other text (%s here); to have it pinned, make the whole reference one ARG's default or write it out", strings.Join(names, ", ARG "), res.Result)
 		return nil

@@ -110,6 +110,7 @@ func Parse(name string, src []byte, buildArgs map[string]string) (*File, error) 
 		lex:       shell.NewLex(res.EscapeToken),
 		buildArgs: buildArgs,
 		args:      map[string]*metaArg{},
+		partial:   map[string]int{},
 	}
 	p.stageNames = stageNames(res.AST.Children)
 	for _, node := range res.AST.Children {
@@ -117,6 +118,7 @@ func Parse(name string, src []byte, buildArgs map[string]string) (*File, error) 
 			return nil, err
 		}
 	}
+	p.keepWholeArgs()
 	return &File{Name: name, Src: src, Refs: p.refs, buildArgs: buildArgs}, nil
 }
 
@@ -156,7 +158,10 @@ type parse struct {
 	lex       *shell.Lex
 	buildArgs map[string]string
 
-	args       map[string]*metaArg // ARGs declared before the first FROM
+	args map[string]*metaArg // ARGs declared before the first FROM
+	// partial holds, for each meta ARG used as part of a longer word (in a
+	// FROM image or another ARG's default), the line of its first such use.
+	partial    map[string]int
 	seenFrom   bool
 	stages     []string // lower-cased names of the stages so far, "" if unnamed
 	stage      string   // how Ref.Stage names the current stage

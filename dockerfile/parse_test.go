@@ -170,7 +170,7 @@ FROM debian:12
 		},
 		{
 			name: "quoted ARG defaults, several ARGs on one line, FROM \"${BASE}\"",
-			src:  "ARG A=\"alpine:3.19\" B='busybox:1.36' C=debian:12\nFROM \"${A}\"\nFROM ${B}\nFROM ${C}\n",
+			src:  "ARG A=\"alpine:3.19\" B='busybox:1.36' C=debian:12 D=$C\nFROM \"${A}\"\nFROM ${B}\nFROM ${C}\n",
 			want: []wantRef{
 				{line: 1, instr: "FROM", stage: "0", text: `"${A}"`, arg: "A", value: "alpine:3.19", token: "alpine:3.19"},
 				{line: 1, instr: "FROM", stage: "1", text: "${B}", arg: "B", value: "busybox:1.36", token: "busybox:1.36"},
@@ -250,6 +250,15 @@ FROM debian:12
 			name: "an ARG default using an ARG without value is skipped",
 			src:  "ARG REGISTRY\nARG BASE=${REGISTRY}/img:1\nFROM ${BASE}\n",
 			want: []wantRef{{line: 3, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", skip: "ARG BASE's default uses REGISTRY: ARG REGISTRY has no default"}},
+		},
+		{
+			name: "an ARG also used as part of a longer word keeps its default",
+			src:  "ARG BASE=alpine:3.19\nARG SLIM=${BASE}-slim\nFROM ${BASE}\nFROM ${BASE}-slim\nARG TOOLS=busybox:1\nFROM ${TOOLS}\n",
+			want: []wantRef{
+				{line: 1, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "alpine:3.19", noEdit: "ARG BASE is also used as part of a longer reference or value on line 2"},
+				{line: 4, instr: "FROM", stage: "1", text: "${BASE}-slim", skip: "built from ARG BASE"},
+				{line: 6, instr: "FROM", stage: "2", text: "${TOOLS}", arg: "TOOLS", skip: "not declared before the first FROM"},
+			},
 		},
 		{
 			name: "an ARG whose default is empty",
