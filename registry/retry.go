@@ -22,6 +22,9 @@ type retryTransport struct {
 	// maxWait caps one wait, so a registry asking for an hour fails
 	// visibly instead of hanging a build.
 	maxWait time.Duration
+	// wait sleeps between attempts; tests replace it to see the waits
+	// without spending them.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 var retryStatus = map[int]bool{
@@ -60,7 +63,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			io.CopyN(io.Discard, resp.Body, 4<<10)
 			resp.Body.Close()
 		}
-		if err := sleep(req.Context(), wait); err != nil {
+		sleepFn := t.wait
+		if sleepFn == nil {
+			sleepFn = sleep
+		}
+		if err := sleepFn(req.Context(), wait); err != nil {
 			return nil, err
 		}
 	}
