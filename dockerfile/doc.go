@@ -66,11 +66,12 @@
 // Each reference gets one [Result] with a [Status]:
 //
 //	unpinned  no digest in the file; Digest is what the tag points at now
+//	          (Reason says so if the file cannot hold a pin for it)
 //	pinned    digest in the file (Digest); not checked in print and write
 //	          modes, or cannot be: digest only, no tag
 //	current   check/update: the tag still points at the pinned digest
 //	stale     check, or update when the pin cannot be rewritten: the tag
-//	          now points at Digest, not at the pinned digest
+//	          now points at Digest, not at the pinned digest (in Reason)
 //	written   write: pinned to Digest in the file
 //	updated   update: stale pin replaced by Digest in the file
 //	skipped   cannot be resolved, or (write) cannot be rewritten;

@@ -180,12 +180,12 @@ func (p *parse) instruction(node *parser.Node) error {
 	if line.text != node.Original {
 		return errDrift(p.name, node.StartLine, "the instruction", line.text, node.Original)
 	}
-	_, flags, argsAt := splitInstruction(line.text, p.escape)
+	flags, argsAt := splitInstruction(line.text, p.escape)
 	var values []string
 	for _, f := range flags {
 		values = append(values, f.value)
 	}
-	if !slices.Equal(values, node.Flags) && (len(values) > 0 || len(node.Flags) > 0) {
+	if !slices.Equal(values, node.Flags) {
 		return errDrift(p.name, node.StartLine, "the flags", strings.Join(values, " "), strings.Join(node.Flags, " "))
 	}
 	in := instr{node: node, line: line, flags: flags, argsAt: argsAt}

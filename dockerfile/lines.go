@@ -135,29 +135,26 @@ func (l logical) fileSpan(sp span) (start, end int, ok bool) {
 	return start, last + 1, last-start == sp.end-1-sp.start
 }
 
-// builderFlag is one builder flag ("--from=img"): its raw span in the logical line
-// and its value once quotes and escapes are processed, as the parser stores
-// it in node.Flags.
+// builderFlag is one builder flag ("--from=img"): its raw span in the
+// logical line and its value once quotes and escapes are processed, as the
+// parser stores it in node.Flags.
 type builderFlag struct {
 	raw   span
 	value string
 }
 
-// splitInstruction splits a logical line into the instruction word, its
-// builder flags, and the offset where its arguments begin. It mirrors the
+// splitInstruction returns the builder flags of the instruction on a
+// logical line, and the offset where its arguments begin. It mirrors the
 // parser's splitCommand and extractBuilderFlags.
-func splitInstruction(line string, escape rune) (cmd string, flags []builderFlag, args int) {
-	cmdEnd := strings.IndexAny(line, "\t\v\f\r ")
-	if cmdEnd < 0 {
-		return line, nil, len(line)
+func splitInstruction(line string, escape rune) ([]builderFlag, int) {
+	rest := strings.IndexAny(line, "\t\v\f\r ")
+	if rest < 0 {
+		return nil, len(line)
 	}
-	cmd = line[:cmdEnd]
-	rest := cmdEnd
 	for rest < len(line) && strings.IndexByte("\t\v\f\r ", line[rest]) >= 0 {
 		rest++
 	}
-	flags, args = scanFlags(line, rest, escape)
-	return cmd, flags, args
+	return scanFlags(line, rest, escape)
 }
 
 func scanFlags(line string, from int, escape rune) ([]builderFlag, int) {

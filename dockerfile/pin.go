@@ -65,7 +65,8 @@ type Status string
 
 const (
 	// StatusUnpinned: the reference names no digest. Digest is what its tag
-	// (or "latest") points at now.
+	// (or "latest") points at now. Reason says why if the file cannot hold
+	// a pin for it.
 	StatusUnpinned Status = "unpinned"
 	// StatusPinned: the reference names a digest, which is Digest; it was
 	// not checked (ModePrint, ModeWrite), or cannot be because it has no
@@ -74,15 +75,16 @@ const (
 	// StatusCurrent: the pin's tag still points at the pinned digest.
 	StatusCurrent Status = "current"
 	// StatusStale: the pin's tag now points at Digest, not at the pinned
-	// digest (named in Reason).
+	// digest (named in Reason). ModeUpdate leaves a pin stale when it cannot
+	// be rewritten, and Reason says why.
 	StatusStale Status = "stale"
 	// StatusWritten: ModeWrite pinned the reference to Digest in the file.
 	StatusWritten Status = "written"
 	// StatusUpdated: ModeUpdate replaced a stale pin by Digest in the file.
 	StatusUpdated Status = "updated"
 	// StatusSkipped: the reference cannot be resolved (an ARG without a
-	// value, a reference only partly made of ARGs) or, in ModeWrite and
-	// ModeUpdate, cannot be rewritten. Reason says why and what to do.
+	// value, a reference only partly made of ARGs) or, in ModeWrite, cannot
+	// be rewritten. Reason says why and what to do.
 	StatusSkipped Status = "skipped"
 	// StatusError: resolving the reference or writing the file failed;
 	// Reason holds the error, which [Pin] also returns.
@@ -231,14 +233,17 @@ func (pn *pinner) pin(ctx context.Context, f *File, ref Ref) (Result, *edit, err
 	res.Digest = now
 
 	if !pinned {
-		res.Status = StatusUnpinned
-		switch pn.mode {
-		case ModeCheck:
-			res.Reason = "not pinned to a digest; pin it with freshpull pin --write"
-		case ModeUpdate:
-			res.Reason = "not pinned to a digest; --update only refreshes pins, pin it with --write"
-		case ModeWrite:
-			return pn.edit(f, res, tagged, now, StatusWritten)
+		switch {
+		case pn.mode == ModeWrite && ref.NoEdit == "":
+			return pn.edit(f, res, tagged, now, StatusWritten, "")
+		case pn.mode == ModeWrite:
+			res.Status, res.Reason = StatusSkipped, ref.NoEdit
+		case pn.mode == ModeUpdate:
+			res.Status, res.Reason = StatusUnpinned, "not pinned to a digest; --update only refreshes pins: "+fix(ref, "pin it with freshpull pin --write")
+		case pn.mode == ModeCheck:
+			res.Status, res.Reason = StatusUnpinned, "not pinned to a digest: "+fix(ref, "pin it with freshpull pin --write")
+		default:
+			res.Status, res.Reason = StatusUnpinned, ref.NoEdit
 		}
 		return res, nil, nil
 	}
@@ -246,16 +251,21 @@ func (pn *pinner) pin(ctx context.Context, f *File, ref Ref) (Result, *edit, err
 		res.Status = StatusCurrent
 		return res, nil, nil
 	}
-	if pn.mode == ModeUpdate {
-		res, ed, err := pn.edit(f, res, tagged, now, StatusUpdated)
-		if res.Status == StatusUpdated {
-			res.Reason = fmt.Sprintf("was %s", r.Digest())
-		}
-		return res, ed, err
+	if pn.mode == ModeUpdate && ref.NoEdit == "" {
+		return pn.edit(f, res, tagged, now, StatusUpdated, "was "+r.Digest().String())
 	}
 	res.Status = StatusStale
-	res.Reason = fmt.Sprintf("tag %s now points at %s, the file pins %s; refresh it with freshpull pin --update", tagged.Familiar(), now, r.Digest())
+	res.Reason = fmt.Sprintf("tag %s now points at %s, the file pins %s: %s", tagged.Familiar(), now, r.Digest(), fix(ref, "refresh it with freshpull pin --update"))
 	return res, nil, nil
+}
+
+// fix returns what the user can do about ref: advice, or why the reference
+// cannot be rewritten.
+func fix(ref Ref, advice string) string {
+	if ref.NoEdit != "" {
+		return ref.NoEdit
+	}
+	return advice
 }
 
 func (pn *pinner) fail(res Result, err error) (Result, *edit, error) {
@@ -263,18 +273,10 @@ func (pn *pinner) fail(res Result, err error) (Result, *edit, error) {
 	return res, nil, err
 }
 
-// edit pins the reference of res to d in the file, if it can be rewritten.
-func (pn *pinner) edit(f *File, res Result, tagged reference.Reference, d digest.Digest, done Status) (Result, *edit, error) {
+// edit pins the reference of res to d in the file, which must be able to
+// hold the pin (ref.NoEdit is "").
+func (pn *pinner) edit(f *File, res Result, tagged reference.Reference, d digest.Digest, done Status, reason string) (Result, *edit, error) {
 	ref := res.Ref
-	if ref.NoEdit != "" {
-		if done == StatusUpdated {
-			res.Status = StatusStale
-		} else {
-			res.Status = StatusSkipped
-		}
-		res.Reason = ref.NoEdit
-		return res, nil, nil
-	}
 	to, err := tagged.Pinned(d)
 	if err != nil {
 		return pn.fail(res, fmt.Errorf("%s:%d: pin %s to %s: %w", f.Name, ref.Line, tagged.Familiar(), d, err))
@@ -283,6 +285,6 @@ func (pn *pinner) edit(f *File, res Result, tagged reference.Reference, d digest
 	if err != nil {
 		return pn.fail(res, fmt.Errorf("%s:%d: %w", f.Name, ref.Line, err))
 	}
-	res.Status = done
+	res.Status, res.Reason = done, reason
 	return res, &edit{start: ref.Start, end: ref.End, text: text}, nil
 }

@@ -210,7 +210,8 @@ func TestPinPrint(t *testing.T) {
 		"FROM ubuntu:22.04@" + string(dA) + "\n" +
 		"FROM debian@" + string(dB) + "\n" +
 		"FROM golang:1.22 AS build\n" +
-		"COPY --from=nginx:1.25 /a /b\n"
+		"COPY --from=nginx:1.25 /a /b\n" +
+		"COPY --from=ngi\\nx:1.25 /a /b\n"
 	f := writeDockerfile(t, src, 0o644, nil)
 	reg := newRegistry(t, map[string]digest.Digest{"golang:1.22": dC, "nginx:1.25": dD})
 	rep := pin(t, []*File{f}, ModePrint, reg)
@@ -220,6 +221,7 @@ func TestPinPrint(t *testing.T) {
 		{4, "2", "debian@" + string(dB), dB, StatusPinned, "pinned by digest only"},
 		{5, "build", "golang:1.22", dC, StatusUnpinned, ""},
 		{6, "build", "nginx:1.25", dD, StatusUnpinned, ""},
+		{7, "build", "nginx:1.25", dD, StatusUnpinned, "written with quotes or escapes"},
 	})
 	// A pinned reference builds on its digest whatever the tag does: no
 	// need to ask.
