@@ -92,7 +92,7 @@ func (e resultErr) Unwrap() error { return e.r.Err }
 // worse orders exit codes by what a caller most needs to know: bad input,
 // then a failure, then not found.
 func worse(a, b int) int {
-	rank := map[int]int{exitOK: 0, exitNotFound: 1, exitFailed: 2, exitUsage: 3}
+	rank := map[int]int{exitOK: 0, exitNotFound: 1, exitFailed: 2, exitUsage: 3, exitInterrupted: 4}
 	if rank[b] > rank[a] {
 		return b
 	}

@@ -25,6 +25,8 @@ const (
 	exitFailed   = 1 // an operation failed: network, registry, store
 	exitUsage    = 2 // usage error or invalid input
 	exitNotFound = 3 // not in the registry, or not in the store under never
+	// exitInterrupted follows the shell's 128+SIGINT convention.
+	exitInterrupted = 130
 )
 
 // globals are the flags every command accepts, before or after its name.
@@ -83,6 +85,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue), freshpull.IsInput(err):
 		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	case freshpull.IsNotFound(err):
 		return exitNotFound
 	}
@@ -123,7 +127,7 @@ Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
 	pf.StringVar(&g.authfile, "authfile", "", "credentials file (docker config.json or containers auth.json format), tried before the default ones")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: error, warn, info, debug")
 	pf.DurationVar(&g.timeout, "timeout", registry.DefaultTimeout, "how long to wait for a registry to connect and start answering")
-	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newVersionCmd(g))
+	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
