@@ -14,7 +14,9 @@ const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-func isIndexType(mt string) bool { return mt == ocispec.MediaTypeImageIndex || mt == dockerManifestList }
+func isIndexType(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == dockerManifestList
+}
 
 // children returns the descriptors a manifest or index blob refers to. A
 // body whose media type is not given is read by its shape.
