@@ -209,8 +209,18 @@ func lockFile(ctx context.Context, path string, shared bool) (*flock.Flock, erro
 // Use holds the store's shared lock until release is called: a pull holds it
 // for its whole run so that garbage collection, which takes the lock
 // exclusively, never removes a blob the pull still needs.
+//
+// A second lock, the gate, keeps a steady stream of overlapping pulls from
+// starving garbage collection: a pull passes the gate (shared, for an
+// instant) before taking the store lock, and gc holds the gate exclusively
+// while it waits for the store lock, so new pulls queue behind it.
 func (s *Store) Use(ctx context.Context) (release func(), err error) {
+	gate, err := lockFile(ctx, s.path(metaDir, "gate.lock"), true)
+	if err != nil {
+		return nil, err
+	}
 	l, err := lockFile(ctx, s.path(metaDir, "store.lock"), true)
+	gate.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +230,11 @@ func (s *Store) Use(ctx context.Context) (release func(), err error) {
 // Exclusive holds the store's exclusive lock: no pull runs until release is
 // called.
 func (s *Store) Exclusive(ctx context.Context) (release func(), err error) {
+	gate, err := lockFile(ctx, s.path(metaDir, "gate.lock"), false)
+	if err != nil {
+		return nil, err
+	}
+	defer gate.Unlock()
 	l, err := lockFile(ctx, s.path(metaDir, "store.lock"), false)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy counts requests by "METHOD PATH".
@@ -22,6 +24,43 @@ type Proxy struct {
 	mu   sync.Mutex
 	hits map[string]int
 	srv  *httptest.Server
+	// rate limits response bodies to this many bytes per second; 0 is
+	// unlimited. Tests slow pulls down to interrupt them part-way.
+	rate atomic.Int64
+}
+
+// SetRate limits response bodies to bytesPerSec (0: unlimited).
+func (p *Proxy) SetRate(bytesPerSec int64) { p.rate.Store(bytesPerSec) }
+
+// throttled paces writes to the proxy's rate.
+type throttled struct {
+	http.ResponseWriter
+	p *Proxy
+}
+
+func (w throttled) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		rate := w.p.rate.Load()
+		chunk := len(b)
+		if rate > 0 {
+			chunk = min(chunk, 32<<10)
+			time.Sleep(time.Duration(int64(chunk) * int64(time.Second) / rate))
+		}
+		n, err := w.ResponseWriter.Write(b[:chunk])
+		written += n
+		if err != nil {
+			return written, err
+		}
+		b = b[chunk:]
+	}
+	return written, nil
+}
+
+func (w throttled) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // Start proxies to upstream ("127.0.0.1:PORT") for the life of the test.
@@ -34,7 +73,7 @@ func Start(t testing.TB, upstream string) *Proxy {
 		p.mu.Lock()
 		p.hits[r.Method+" "+r.URL.Path]++
 		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
+		rp.ServeHTTP(throttled{w, p}, r)
 	}))
 	t.Cleanup(p.srv.Close)
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
