@@ -27,3 +27,11 @@ fi
 
 go vet ./...
 go test -count=1 -timeout 20m ./...
+
+# Fuzz targets, briefly, beyond their seed corpora (which `go test` above
+# already ran). FUZZTIME=2m for a longer run.
+fuzztime=${FUZZTIME:-10s}
+for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store"; do
+  set -- $target
+  go test -run='^$' -fuzz="^$1\$" -fuzztime="$fuzztime" "$2"
+done
