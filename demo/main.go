@@ -39,7 +39,7 @@ func run() error {
 	}
 
 	step("Starting a local distribution registry on 127.0.0.1")
-	reg, err := localregistry.Start(filepath.Join(work, "registry"), "")
+	reg, err := localregistry.Start(filepath.Join(work, "registry"), localregistry.Config{})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package localregistry
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -25,16 +26,26 @@ var ErrMissing = errors.New(Binary + " is missing; install it with: apt-get inst
 // Registry is a running distribution registry.
 type Registry struct {
 	// Host is "127.0.0.1:PORT".
-	Host  string
-	dir   string
-	extra string
-	cmd   *exec.Cmd
-	log   *bytes.Buffer
+	Host string
+	dir  string
+	cfg  Config
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
 }
 
-// Start runs a registry whose storage and config live in dir. extra is
-// appended to the generated YAML config (auth, TLS, proxy settings).
-func Start(dir, extra string) (*Registry, error) {
+// Config adds to the generated registry configuration (YAML).
+type Config struct {
+	// HTTP is added under the http: key, indented by the caller with
+	// two spaces (e.g. "  tls:\n    certificate: …").
+	HTTP string
+	// Top is added at the top level (auth:, proxy:).
+	Top string
+	// Scheme is "https" when HTTP configures TLS; "" means "http".
+	Scheme string
+}
+
+// Start runs a registry whose storage and config live in dir.
+func Start(dir string, cfg Config) (*Registry, error) {
 	if _, err := os.Stat(Binary); err != nil {
 		return nil, ErrMissing
 	}
@@ -45,7 +56,7 @@ func Start(dir, extra string) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, extra: extra}
+	r := &Registry{Host: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, cfg: cfg}
 	if err := r.start(); err != nil {
 		return nil, err
 	}
@@ -74,7 +85,8 @@ storage:
     enabled: true
 http:
   addr: %s
-%s`, filepath.Join(r.dir, "data"), r.Host, r.extra)
+%s
+%s`, filepath.Join(r.dir, "data"), r.Host, r.cfg.HTTP, r.cfg.Top)
 	cfgPath := filepath.Join(r.dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
@@ -86,9 +98,15 @@ http:
 		return fmt.Errorf("start %s: %w", Binary, err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	client := &http.Client{Timeout: time.Second}
+	// Readiness only: any answer, even 401 or a TLS certificate the
+	// probe does not trust, means the registry is listening.
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	scheme := r.cfg.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
 	for {
-		resp, err := client.Get("http://" + r.Host + "/v2/")
+		resp, err := client.Get(scheme + "://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			return nil

@@ -31,14 +31,14 @@ func Require(t testing.TB) {
 // Start runs a registry with its own storage for the life of the test.
 func Start(t testing.TB) *Registry {
 	t.Helper()
-	return StartWithConfig(t, "")
+	return StartWithConfig(t, localregistry.Config{})
 }
 
-// StartWithConfig is Start with extra YAML appended to the registry config.
-func StartWithConfig(t testing.TB, extra string) *Registry {
+// StartWithConfig is Start with additions to the registry config.
+func StartWithConfig(t testing.TB, cfg localregistry.Config) *Registry {
 	t.Helper()
 	Require(t)
-	r, err := localregistry.Start(t.TempDir(), extra)
+	r, err := localregistry.Start(t.TempDir(), cfg)
 	if errors.Is(err, localregistry.ErrMissing) {
 		Require(t)
 	}
