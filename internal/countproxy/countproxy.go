@@ -66,6 +66,16 @@ func (w throttled) Flush() {
 // Start proxies to upstream ("127.0.0.1:PORT") for the life of the test.
 func Start(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	p := New(upstream)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() { p.srv.Close() }
+
+// New starts a proxy to upstream ("127.0.0.1:PORT"); Close stops it.
+func New(upstream string) *Proxy {
 	p := &Proxy{hits: map[string]int{}}
 	target := &url.URL{Scheme: "http", Host: upstream}
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -75,7 +85,6 @@ func Start(t testing.TB, upstream string) *Proxy {
 		p.mu.Unlock()
 		rp.ServeHTTP(throttled{w, p}, r)
 	}))
-	t.Cleanup(p.srv.Close)
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
 	return p
 }
