@@ -1,0 +1,349 @@
+package extract
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirHandle is an open directory inside the extraction's temporary
+// directory. Every write goes through one, with a single path element as
+// the name: os.Root refuses anything that would leave it, each operation is
+// one system call instead of a walk from the top, and a final element that
+// is a symlink is never followed (we create with O_EXCL, and change
+// metadata with the *NOFOLLOW calls).
+type dirHandle struct {
+	root *os.Root
+	// f is the same directory, for the calls os.Root does not offer:
+	// mknodat, utimensat without following, fchmodat of device nodes.
+	f  *os.File
+	fd int
+}
+
+func newHandle(r *os.Root) (*dirHandle, error) {
+	f, err := r.Open(".")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &dirHandle{root: r, f: f, fd: int(f.Fd())}, nil
+}
+
+// sub opens the child directory name.
+func (h *dirHandle) sub(name string) (*dirHandle, error) {
+	r, err := h.root.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	return newHandle(r)
+}
+
+func (h *dirHandle) close() {
+	h.f.Close()
+	h.root.Close()
+}
+
+// handleKey names a directory: a stage's own directory by the stage alone,
+// others by stage and tree node in the top-down engine, by stage and
+// "/"-prefixed path in the bottom-up one.
+type handleKey struct {
+	st   *stage
+	n    *node
+	path string
+}
+
+// handleCache keeps the most recently used directories open. Layers list
+// a directory's entries together, so a small cache saves nearly every
+// open.
+type handleCache struct {
+	m    map[handleKey]*cachedHandle
+	tick uint64
+}
+
+type cachedHandle struct {
+	h    *dirHandle
+	used uint64
+}
+
+const maxHandles = 64
+
+func (c *handleCache) get(k handleKey) *dirHandle {
+	e := c.m[k]
+	if e == nil {
+		return nil
+	}
+	c.tick++
+	e.used = c.tick
+	return e.h
+}
+
+func (c *handleCache) put(k handleKey, h *dirHandle) {
+	if c.m == nil {
+		c.m = map[handleKey]*cachedHandle{}
+	}
+	if len(c.m) >= maxHandles {
+		var oldK handleKey
+		var old *cachedHandle
+		for k, e := range c.m {
+			if old == nil || e.used < old.used {
+				oldK, old = k, e
+			}
+		}
+		old.h.close()
+		delete(c.m, oldK)
+	}
+	c.tick++
+	c.m[k] = &cachedHandle{h: h, used: c.tick}
+}
+
+// drop closes the handles whose directories are about to be removed: a
+// handle on a removed directory would let later writes vanish silently.
+func (c *handleCache) drop(match func(handleKey) bool) {
+	for k, e := range c.m {
+		if match(k) {
+			e.h.close()
+			delete(c.m, k)
+		}
+	}
+}
+
+func (c *handleCache) closeAll() {
+	c.drop(func(handleKey) bool { return true })
+}
+
+// writer creates filesystem objects from tar headers and counts them.
+type writer struct {
+	priv  bool
+	files int64
+	bytes int64
+	buf   []byte
+	warn  warnings
+	// layer and entry name the entry being written, for warnings.
+	layer, entry string
+}
+
+func newWriter(priv bool) *writer {
+	return &writer{priv: priv, buf: make([]byte, 1<<20)}
+}
+
+// onlyWriter hides os.File's ReadFrom, which would copy through a 32 KiB
+// buffer of its own instead of ours.
+type onlyWriter struct{ io.Writer }
+
+// create makes the object hdr describes, of kind k (a regular file,
+// symlink, device node or FIFO), as name in h, where nothing may exist yet.
+// It reports false when the object was skipped with a warning (device
+// nodes without root).
+func (w *writer) create(h *dirHandle, name string, k kind, hdr *tar.Header, r io.Reader) (bool, error) {
+	switch k {
+	case kindReg:
+		return true, w.file(h, name, hdr, r)
+	case kindSymlink:
+		return true, w.symlink(h, name, hdr)
+	default:
+		return w.node(h, name, k, hdr)
+	}
+}
+
+func (w *writer) file(h *dirHandle, name string, hdr *tar.Header, r io.Reader) error {
+	f, err := h.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	w.files++
+	n, err := io.CopyBuffer(onlyWriter{f}, r, w.buf)
+	w.bytes += n
+	// Owner before mode: chown clears setuid and setgid.
+	if err == nil && w.priv {
+		err = f.Chown(hdr.Uid, hdr.Gid)
+	}
+	if err == nil {
+		err = f.Chmod(perm(hdr))
+	}
+	if err == nil {
+		err = w.xattrsFd(f, hdr)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = setTimes(h, name, hdr)
+	}
+	return err
+}
+
+func (w *writer) symlink(h *dirHandle, name string, hdr *tar.Header) error {
+	if err := h.root.Symlink(hdr.Linkname, name); err != nil {
+		return err
+	}
+	w.files++
+	if w.priv {
+		if err := h.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+			return err
+		}
+	}
+	if err := w.xattrsAt(h, name, hdr); err != nil {
+		return err
+	}
+	return setTimes(h, name, hdr)
+}
+
+func (w *writer) node(h *dirHandle, name string, k kind, hdr *tar.Header) (bool, error) {
+	mode := uint32(hdr.Mode & 0o7777)
+	var dev uint64
+	switch k {
+	case kindChar, kindBlock:
+		if !w.priv {
+			w.warn.add("dev", "skipped %d device node(s): creating them needs root (first: %s)", w.where())
+			return false, nil
+		}
+		dev = unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if k == kindChar {
+			mode |= unix.S_IFCHR
+		} else {
+			mode |= unix.S_IFBLK
+		}
+	case kindFifo:
+		// mkfifo needs no privilege, so FIFOs are created for everyone.
+		mode |= unix.S_IFIFO
+	}
+	if err := unix.Mknodat(h.fd, name, mode, int(dev)); err != nil {
+		return false, &os.PathError{Op: "mknodat", Path: name, Err: err}
+	}
+	w.files++
+	if w.priv {
+		if err := h.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+			return true, err
+		}
+	}
+	// The node was just made by us in a directory only we can write, so
+	// following (fchmodat has no working NOFOLLOW for this) is safe;
+	// opening a device to fchmod it could have side effects.
+	if err := unix.Fchmodat(h.fd, name, uint32(hdr.Mode&0o7777), 0); err != nil {
+		return true, &os.PathError{Op: "fchmodat", Path: name, Err: err}
+	}
+	if err := w.xattrsAt(h, name, hdr); err != nil {
+		return true, err
+	}
+	return true, setTimes(h, name, hdr)
+}
+
+// mkdir creates a directory owned by us with room to write into it; the
+// image's mode and times are applied once everything is in place (see
+// dirAttr), so that a read-only directory can still be filled without
+// root, and adding entries does not disturb its mtime.
+func (w *writer) mkdir(h *dirHandle, name string) error {
+	return h.root.Mkdir(name, 0o700)
+}
+
+// dirOwner applies a directory entry's owner and extended attributes.
+func (w *writer) dirOwner(h *dirHandle, name string, hdr *tar.Header) error {
+	if w.priv {
+		if err := h.root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+			return err
+		}
+	}
+	if len(xattrs(hdr)) == 0 {
+		return nil
+	}
+	f, err := h.root.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return w.xattrsFd(f, hdr)
+}
+
+func (w *writer) xattrsFd(f *os.File, hdr *tar.Header) error {
+	xs := xattrs(hdr)
+	if len(xs) == 0 {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return w.setXattrs(xs, func(name, value string) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.Fsetxattr(int(fd), name, []byte(value), 0)
+		}); err != nil {
+			return err
+		}
+		return serr
+	})
+}
+
+// xattrsAt sets extended attributes on a symlink or device node, which
+// cannot be opened for fsetxattr; /proc/self/fd names the directory we
+// hold, so nothing but the final element is looked up, without following.
+func (w *writer) xattrsAt(h *dirHandle, name string, hdr *tar.Header) error {
+	xs := xattrs(hdr)
+	if len(xs) == 0 {
+		return nil
+	}
+	p := "/proc/self/fd/" + strconv.Itoa(h.fd) + "/" + name
+	return w.setXattrs(xs, func(n, v string) error {
+		return unix.Lsetxattr(p, n, []byte(v), 0)
+	})
+}
+
+func (w *writer) setXattrs(xs [][2]string, set func(name, value string) error) error {
+	for _, x := range xs {
+		if !w.priv && !strings.HasPrefix(x[0], "user.") {
+			w.warn.add("xattr-priv:"+x[0], "did not set extended attribute "+esc(x[0])+" on %d file(s): it needs root (first: %s)", w.where())
+			continue
+		}
+		err := set(x[0], x[1])
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP):
+			w.warn.add("xattr-unsupported", "did not set extended attributes on %d file(s): the destination file system does not support them (first: %s)", w.where())
+		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES), errors.Is(err, unix.EINVAL):
+			w.warn.add("xattr-refused:"+x[0], "did not set extended attribute "+esc(x[0])+" on %d file(s): "+esc(err.Error())+" (first: %s)", w.where())
+		default:
+			return fmt.Errorf("set extended attribute %s: %w", x[0], err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) where() string {
+	return fmt.Sprintf("/%s in layer %s", w.entry, w.layer)
+}
+
+// link makes newPath a hard link to oldPath, both relative to top.
+func (w *writer) link(top *os.Root, oldPath, newPath string) error {
+	if err := top.Link(oldPath, newPath); err != nil {
+		return err
+	}
+	w.files++
+	return nil
+}
+
+func setTimes(h *dirHandle, name string, hdr *tar.Header) error {
+	at, mt := times(hdr)
+	return utimes(h, name, at, mt)
+}
+
+func utimes(h *dirHandle, name string, at, mt time.Time) error {
+	ts := []unix.Timespec{timespec(at), timespec(mt)}
+	if err := unix.UtimesNanoAt(h.fd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimensat", Path: name, Err: err}
+	}
+	return nil
+}
+
+// timespec converts without UnixNano, which overflows outside 1678–2262
+// and archives do carry such dates.
+func timespec(t time.Time) unix.Timespec {
+	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+}

@@ -1,0 +1,665 @@
+package extract
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"maps"
+	"math/bits"
+	"slices"
+	"strings"
+)
+
+// topDown reads the layers from the top one down. An entry is written only
+// if no layer above replaced, removed or hid its path, so nothing is
+// written twice and nothing is written that a later layer deletes (an
+// image whose last layer chmods a whole tree writes that tree once). It
+// stops with errNeedsBottomUp when the image depends on applying layers in
+// order: see the package documentation.
+type topDown struct {
+	*extraction
+	root  *node
+	globs []*spec // glob specs by bit
+	all   []*stage
+
+	onDisk map[stageNode]struct{}
+	// holders maps an entry of the current layer to the objects written
+	// with its data, so that a hard link to it can link to them.
+	holders map[pos][]holder
+	// deferred lists what could not be written while streaming: hard
+	// links whose data was not written (the target was hidden, replaced
+	// or not selected) and matches found only by following symlinks. The
+	// layers holding their data are read again at the end.
+	deferred map[int]map[int][]dest
+	dirs     []dirRec
+
+	layer int
+	l     int32 // layer+1
+	lr    *layerReader
+	stbuf []*stage
+}
+
+type stageNode struct {
+	st *stage
+	n  *node
+}
+
+type holder struct {
+	n   *node
+	gen uint32
+}
+
+type dest struct {
+	st  *stage
+	n   *node
+	gen uint32
+}
+
+type dirRec struct {
+	st  *stage
+	n   *node
+	gen uint32
+	m   dirMeta
+}
+
+func (x *extraction) topDown() (*output, error) {
+	x.begin()
+	t := &topDown{
+		extraction: x,
+		root:       &node{kind: kindDir},
+		onDisk:     map[stageNode]struct{}{},
+		deferred:   map[int]map[int][]dest{},
+	}
+	defer x.cache.closeAll()
+	for _, sp := range x.specs {
+		if sp.glob {
+			t.globs = append(t.globs, sp)
+			t.root.globs |= 1 << sp.globBit
+			continue
+		}
+		n := t.root
+		for _, c := range sp.comps {
+			n = n.child(c, true, t.globs)
+		}
+		t.addStage(sp, n)
+	}
+	for i := len(x.layers) - 1; i >= 0; i-- {
+		if err := t.readLayer(i); err != nil {
+			return nil, err
+		}
+	}
+	stages, err := t.selectMatches()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.writeDeferred(); err != nil {
+		return nil, err
+	}
+	out := &output{stages: stages, engine: "top-down"}
+	used := map[*stage]bool{}
+	for _, st := range stages {
+		used[st] = true
+	}
+	for _, d := range t.dirs {
+		if used[d.st] && d.n.gen == d.gen {
+			m := d.m
+			m.st, m.rel = d.st, d.n.rel(d.st.root)
+			out.dirs = append(out.dirs, m)
+		}
+	}
+	return out, nil
+}
+
+func (t *topDown) addStage(sp *spec, n *node) *stage {
+	st := t.newStage(sp, n, n.rel(t.root))
+	n.stages = append(n.stages, st)
+	t.all = append(t.all, st)
+	return st
+}
+
+func (t *topDown) readLayer(i int) error {
+	lr, err := t.openLayer(i)
+	if err != nil {
+		return err
+	}
+	defer lr.close()
+	t.layer, t.l, t.lr = i, int32(i+1), lr
+	t.w.layer = lr.digest
+	t.holders = map[pos][]holder{}
+	for seq := 0; ; seq++ {
+		hdr, err := lr.next()
+		if err != nil || hdr == nil {
+			return err
+		}
+		if err := t.entry(hdr, seq); err != nil {
+			return lr.entryErr(hdr, err)
+		}
+	}
+}
+
+// walk finds the node for p, creating it unless find is set, and checks
+// the directories on the way: whether a layer above hides p, whether this
+// layer made one of them a non-directory earlier (so applying layers in
+// order would follow a symlink or fail), and which stages p falls in. It
+// records p as a use of those directories, and of itself when self is set
+// (an opaque marker uses its directory). Unless find is set, the stages are
+// left in t.stbuf.
+func (t *topDown) walk(p string, at pos, self, find bool) (n *node, hidden bool, err error) {
+	if !find {
+		t.stbuf = t.stbuf[:0]
+	}
+	n = t.root
+	for rest := p; ; {
+		if !find {
+			t.stageAt(n)
+		}
+		last := rest == "." || rest == ""
+		if !last || self {
+			if n.curIn == t.l && !n.curKind.isDir() && n.curKind != kindNone {
+				return nil, false, errNeedsBottomUp
+			}
+			n.use.add(at, t.l)
+		}
+		if n.hide > t.l || (!last && n.opaque > t.l) {
+			hidden = true
+		}
+		if last {
+			return n, hidden, nil
+		}
+		elem, after, _ := strings.Cut(rest, "/")
+		rest = after
+		c := n.child(elem, !find, t.globs)
+		if c == nil {
+			return nil, hidden, nil
+		}
+		n = c
+	}
+}
+
+// stageAt collects the stages rooted at n, first creating those of glob
+// specs whose pattern n completes.
+func (t *topDown) stageAt(n *node) {
+	for b := n.globs; b != 0; b &= b - 1 {
+		sp := t.globs[bits.TrailingZeros64(b)]
+		if int(n.depth) != len(sp.comps) {
+			continue
+		}
+		found := false
+		for _, st := range n.stages {
+			found = found || st.spec == sp
+		}
+		if !found {
+			t.addStage(sp, n)
+		}
+	}
+	t.stbuf = append(t.stbuf, n.stages...)
+}
+
+func (t *topDown) entry(hdr *tar.Header, seq int) error {
+	e, err := classify(hdr)
+	if err != nil {
+		return err
+	}
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	at := mkpos(t.layer, seq)
+	switch e.kind {
+	case kindIgnore:
+		return nil
+	case kindWhiteout:
+		n, _, err := t.walk(e.path, at, false, false)
+		if err != nil {
+			return err
+		}
+		n.hide = max(n.hide, t.l)
+		n.killSelf.add(at, t.l)
+		n.killBelow.add(at, t.l)
+		return nil
+	case kindOpaque:
+		n, _, err := t.walk(e.path, at, true, false)
+		if err != nil {
+			return err
+		}
+		n.opaque = max(n.opaque, t.l)
+		n.killBelow.add(at, t.l)
+		return nil
+	case kindDir:
+		return t.dir(&e, at)
+	}
+	return t.nonDir(&e, at)
+}
+
+func (t *topDown) dir(e *entry, at pos) error {
+	n, hidden, err := t.walk(e.path, at, false, false)
+	if err != nil {
+		return err
+	}
+	n.killSelf.add(at, t.l)
+	visible := !hidden && n.top <= t.l
+	n.top = max(n.top, t.l)
+	n.curIn, n.curKind, n.curContent, n.curTarget = t.l, kindDir, at, ""
+	if !visible {
+		return nil
+	}
+	markParents(n)
+	stages := t.stbuf
+	if n.kind != kindNone && !n.kind.isDir() {
+		// An earlier entry of this layer made a non-directory here.
+		if err := t.remove(n, stages); err != nil {
+			return err
+		}
+	}
+	count := n.kind != kindDir // not for a duplicate of a directory
+	n.kind, n.at, n.content, n.target = kindDir, at, at, ""
+	t.w.entry = e.path
+	for _, st := range stages {
+		if err := t.writeDir(st, n, e.hdr, count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeDir makes (or adopts, if made as a parent) the directory n in st
+// and applies the entry's owner and extended attributes.
+func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) error {
+	h, name, err := t.parentOf(st, n)
+	if err != nil {
+		return err
+	}
+	if _, ok := t.onDisk[stageNode{st, n}]; !ok {
+		if err := t.w.mkdir(h, name); err != nil {
+			return err
+		}
+		t.onDisk[stageNode{st, n}] = struct{}{}
+	}
+	if count {
+		t.w.files++
+	}
+	if err := t.w.dirOwner(h, name, hdr); err != nil {
+		return err
+	}
+	t.dirs = append(t.dirs, dirRec{st: st, n: n, gen: n.gen, m: metaOf(hdr)})
+	return nil
+}
+
+func (t *topDown) nonDir(e *entry, at pos) error {
+	n, hidden, err := t.walk(e.path, at, false, false)
+	if err != nil {
+		return err
+	}
+	stages := t.stbuf
+	// Applying the layers in order, a use of this path from a layer above
+	// that comes before anything removes this non-directory would write
+	// through it (a symlink) or fail (a file): top-down reading cannot
+	// reproduce that.
+	if u := n.use.aboveOf(t.l); u != 0 {
+		if k := killAbove(n, t.l); k == 0 || u < k {
+			return errNeedsBottomUp
+		}
+	}
+	k, content, target := e.kind, at, e.hdr.Linkname
+	if e.kind == kindHardlink {
+		tn, _, err := t.walk(e.target, at, false, true)
+		if err != nil {
+			return err
+		}
+		if tn == nil || tn.curIn != t.l {
+			// The target is in a lower layer, or later in this one:
+			// what it names depends on the layers applied before.
+			return errNeedsBottomUp
+		}
+		if tn.curKind.isDir() {
+			return fmt.Errorf("hard link to %q, a directory", e.hdr.Linkname)
+		}
+		k, content, target = tn.curKind, tn.curContent, tn.curTarget
+	}
+	if k != kindSymlink {
+		target = ""
+	}
+	n.killSelf.add(at, t.l)
+	n.killBelow.add(at, t.l)
+	visible := !hidden && n.top <= t.l
+	n.top = max(n.top, t.l)
+	n.hide = max(n.hide, t.l)
+	n.curIn, n.curKind, n.curContent, n.curTarget = t.l, k, content, target
+	if !visible {
+		return nil
+	}
+	markParents(n)
+	if n.kind != kindNone {
+		// Something this layer wrote earlier is here: a duplicate, or a
+		// directory made as a parent. The later entry wins, as in tar.
+		if err := t.remove(n, stages); err != nil {
+			return err
+		}
+	}
+	n.kind, n.at, n.content, n.target = k, at, content, target
+	t.w.entry = e.path
+	if e.kind == kindHardlink {
+		return t.hardlink(n, content, stages)
+	}
+	return t.writeObject(stages, n, k, e.hdr, t.lr.tr)
+}
+
+// markParents records that n's directories exist in the flattened view.
+func markParents(n *node) {
+	for a := n.parent; a != nil && a.kind == kindNone; a = a.parent {
+		a.kind = kindImplicit
+	}
+}
+
+// writeObject writes one non-directory to each stage. The data can be read
+// once, so the second stage on copies the first one's file.
+func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header, r io.Reader) error {
+	for i, st := range stages {
+		h, name, err := t.parentOf(st, n)
+		if err != nil {
+			return err
+		}
+		var created bool
+		if i > 0 && k == kindReg {
+			created, err = t.copyFrom(t.pathOf(stages[0], n), h, name, k, hdr)
+		} else {
+			created, err = t.w.create(h, name, k, hdr, r)
+		}
+		if err != nil {
+			return err
+		}
+		if created {
+			t.onDisk[stageNode{st, n}] = struct{}{}
+		}
+	}
+	t.holders[n.content] = append(t.holders[n.content], holder{n, n.gen})
+	return nil
+}
+
+// copyFrom creates an object like create does, reading the data from a
+// file already written (at from, relative to the temporary directory).
+func (t *topDown) copyFrom(from string, h *dirHandle, name string, k kind, hdr *tar.Header) (bool, error) {
+	f, err := t.dest.tmp.Open(from)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return t.w.create(h, name, k, hdr, f)
+}
+
+// hardlink links n to an object already written with the same data in
+// the same stage, or defers it until that data is read again.
+func (t *topDown) hardlink(n *node, content pos, stages []*stage) error {
+	linked := false
+	for _, st := range stages {
+		var from *node
+		for _, h := range t.holders[content] {
+			if _, ok := t.onDisk[stageNode{st, h.n}]; ok && h.n.gen == h.gen {
+				from = h.n
+				break
+			}
+		}
+		if from == nil {
+			t.deferTo(content, dest{st, n, n.gen})
+			continue
+		}
+		if err := t.w.link(t.dest.tmp, t.pathOf(st, from), t.pathOf(st, n)); err != nil {
+			return err
+		}
+		t.onDisk[stageNode{st, n}] = struct{}{}
+		linked = true
+	}
+	if linked {
+		t.holders[content] = append(t.holders[content], holder{n, n.gen})
+	}
+	return nil
+}
+
+func (t *topDown) deferTo(at pos, d dest) {
+	m := t.deferred[at.layer()]
+	if m == nil {
+		m = map[int][]dest{}
+		t.deferred[at.layer()] = m
+	}
+	m[at.seq()] = append(m[at.seq()], d)
+}
+
+// remove deletes what was written for n and beneath it, in the stages
+// that hold n and in those rooted beneath it, and forgets it.
+func (t *topDown) remove(n *node, stages []*stage) error {
+	all := slices.Clone(stages)
+	n.walk(func(d *node) {
+		if d != n {
+			all = append(all, d.stages...)
+		}
+	})
+	for _, st := range all {
+		top := n
+		if !n.beneath(st.root) {
+			top = st.root
+		}
+		if _, ok := t.onDisk[stageNode{st, top}]; !ok {
+			continue
+		}
+		h, name, err := t.parentOf(st, top)
+		if err != nil {
+			return err
+		}
+		t.cache.drop(func(k handleKey) bool { return k.st == st && k.n != nil && k.n.beneath(top) })
+		if err := h.root.RemoveAll(name); err != nil {
+			return err
+		}
+	}
+	n.walk(func(d *node) {
+		for _, st := range all {
+			delete(t.onDisk, stageNode{st, d})
+		}
+		d.gen++
+		if d != n {
+			d.kind = kindNone
+		}
+	})
+	return nil
+}
+
+// parentOf returns the open directory that holds n in st, creating
+// missing directories, and n's name in it.
+func (t *topDown) parentOf(st *stage, n *node) (*dirHandle, string, error) {
+	if n == st.root {
+		h, err := t.stageHandle(st)
+		return h, "x", err
+	}
+	h, err := t.dirHandle(st, n.parent)
+	return h, n.name, err
+}
+
+// dirHandle returns d opened in st, creating it as a plain parent
+// directory if nothing made it yet.
+func (t *topDown) dirHandle(st *stage, d *node) (*dirHandle, error) {
+	k := handleKey{st: st, n: d}
+	if h := t.cache.get(k); h != nil {
+		return h, nil
+	}
+	ph, name, err := t.parentOf(st, d)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := t.onDisk[stageNode{st, d}]; !ok {
+		if err := t.w.mkdir(ph, name); err != nil {
+			return nil, err
+		}
+		t.onDisk[stageNode{st, d}] = struct{}{}
+		t.dirs = append(t.dirs, dirRec{st: st, n: d, gen: d.gen, m: dirMeta{implicit: true, mode: implicitMode}})
+	}
+	h, err := ph.sub(name)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.put(k, h)
+	return h, nil
+}
+
+// pathOf is n's path in st, relative to the temporary directory.
+func (t *topDown) pathOf(st *stage, n *node) string {
+	if n == st.root {
+		return st.dir + "/x"
+	}
+	return st.dir + "/x/" + n.rel(st.root)
+}
+
+// selectMatches resolves each spec in the flattened view, now complete,
+// and returns the stages to place, in order. A match that was not staged
+// while streaming (found through a symlink) gets a stage whose entries are
+// read again.
+func (t *topDown) selectMatches() ([]*stage, error) {
+	var out []*stage
+	for _, sp := range t.specs {
+		ms, err := resolveSpec[*node](treeView{t.root}, sp)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			var st *stage
+			for _, s := range m.n.stages {
+				if s.spec == sp {
+					st = s
+				}
+			}
+			if st == nil {
+				st = t.addStage(sp, m.n)
+				m.n.walk(func(d *node) {
+					switch {
+					case d.kind == kindDir:
+						t.deferTo(d.at, dest{st, d, d.gen})
+					case d.kind != kindNone && d.kind != kindImplicit:
+						t.deferTo(d.content, dest{st, d, d.gen})
+					}
+				})
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// writeDeferred reads again the layers holding deferred data and writes
+// it. Destinations of one entry in one stage are hard links to each other.
+func (t *topDown) writeDeferred() error {
+	layers := slices.Sorted(maps.Keys(t.deferred))
+	for _, i := range layers {
+		if err := t.rereadLayer(i, t.deferred[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *topDown) rereadLayer(i int, want map[int][]dest) error {
+	lr, err := t.openLayer(i)
+	if err != nil {
+		return err
+	}
+	defer lr.close()
+	t.w.layer = lr.digest
+	left := len(want)
+	for seq := 0; left > 0; seq++ {
+		hdr, err := lr.next()
+		if err != nil {
+			return err
+		}
+		if hdr == nil {
+			return fmt.Errorf("layer %s changed while extracting: it has fewer entries than when first read", lr.digest)
+		}
+		ds, ok := want[seq]
+		if !ok {
+			continue
+		}
+		left--
+		if err := t.writeAgain(hdr, ds, lr.tr); err != nil {
+			return lr.entryErr(hdr, err)
+		}
+	}
+	return nil
+}
+
+func (t *topDown) writeAgain(hdr *tar.Header, ds []dest, r io.Reader) error {
+	e, err := classify(hdr)
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(ds, func(a, b dest) int { return strings.Compare(a.st.dir, b.st.dir) })
+	made := map[*stage]string{}
+	var firstPath string
+	for _, d := range ds {
+		if d.n.gen != d.gen {
+			continue
+		}
+		t.w.entry = d.n.rel(t.root)
+		if e.kind == kindDir {
+			if err := t.writeDir(d.st, d.n, hdr, true); err != nil {
+				return err
+			}
+			continue
+		}
+		p := t.pathOf(d.st, d.n)
+		if from, ok := made[d.st]; ok {
+			if err := t.w.link(t.dest.tmp, from, p); err != nil {
+				return err
+			}
+			t.onDisk[stageNode{d.st, d.n}] = struct{}{}
+			continue
+		}
+		h, name, err := t.parentOf(d.st, d.n)
+		if err != nil {
+			return err
+		}
+		var created bool
+		if firstPath != "" && e.kind == kindReg {
+			created, err = t.copyFrom(firstPath, h, name, e.kind, hdr)
+		} else {
+			created, err = t.w.create(h, name, e.kind, hdr, r)
+		}
+		if err != nil {
+			return err
+		}
+		if created {
+			t.onDisk[stageNode{d.st, d.n}] = struct{}{}
+			made[d.st] = p
+			if firstPath == "" {
+				firstPath = p
+			}
+		}
+	}
+	return nil
+}
+
+// treeView is the flattened view the top-down tree holds once every layer
+// is read.
+type treeView struct{ top *node }
+
+func (v treeView) root() *node { return v.top }
+
+func (v treeView) parent(n *node) *node {
+	if n.parent == nil {
+		return n
+	}
+	return n.parent
+}
+
+func (v treeView) lookup(dir *node, name string) (*node, kind, string, bool, error) {
+	c := dir.children[name]
+	if c == nil || c.kind == kindNone {
+		return nil, 0, "", false, nil
+	}
+	return c, c.kind, c.target, true, nil
+}
+
+func (v treeView) list(dir *node) ([]string, error) {
+	var names []string
+	for name, c := range dir.children {
+		if c.kind != kindNone {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
