@@ -3,6 +3,7 @@ package freshpull
 import (
 	"errors"
 
+	"github.com/freshpull/freshpull/extract"
 	"github.com/freshpull/freshpull/policy"
 	"github.com/freshpull/freshpull/registry"
 )
@@ -14,11 +15,12 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// IsNotFound reports whether err means the image does not exist where it
-// was looked for: not in the registry, or not in the store under policy
-// never. A CLI exits 3 on it.
+// IsNotFound reports whether err means what was asked for does not exist
+// where it was looked for: an image not in the registry, or not in the
+// store under policy never; a path not in the image. A CLI exits 3 on it.
 func IsNotFound(err error) bool {
-	return errors.Is(err, registry.ErrNotFound) || errors.Is(err, policy.ErrNotPresent)
+	var nf *extract.NotFoundError
+	return errors.Is(err, registry.ErrNotFound) || errors.Is(err, policy.ErrNotPresent) || errors.As(err, &nf)
 }
 
 // IsInput reports whether err is an [InputError].

@@ -136,14 +136,25 @@ func PullAll(ctx context.Context, refs []string, opts Options) ([]Result, error)
 // error.
 func Pull(ctx context.Context, input string, opts Options) (Result, error) {
 	res := Result{Reference: input, Policy: opts.Policy.String()}
-	err := pull(ctx, input, opts, &res)
-	if err != nil {
-		res.Action = ""
-		res.Error, res.Err = err.Error(), err
+	release, err := opts.Store.Use(ctx)
+	if err == nil {
+		err = pull(ctx, input, opts, &res)
+		release()
+	} else {
+		err = fmt.Errorf("pull %s: %w", input, err)
 	}
+	res.fail(err)
 	return res, err
 }
 
+func (r *Result) fail(err error) {
+	if err != nil {
+		r.Action = ""
+		r.Error, r.Err = err.Error(), err
+	}
+}
+
+// pull does the work of Pull; the caller holds the store's shared lock.
 func pull(ctx context.Context, input string, opts Options, res *Result) error {
 	ref, err := reference.Parse(input)
 	if err != nil {
@@ -154,12 +165,6 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 	platform := opts.platform()
 	res.Platform = store.FormatPlatform(platform)
 	log := opts.logger().With("reference", res.Canonical)
-
-	release, err := opts.Store.Use(ctx)
-	if err != nil {
-		return fmt.Errorf("pull %s: %w", res.Canonical, err)
-	}
-	defer release()
 
 	entry, present, err := lookup(opts.Store, target, platform)
 	if err != nil {
