@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -80,6 +81,11 @@ func (p *parse) keepWholeArgs() {
 }
 
 func (p *parse) metaArg(in instr) error {
+	// The parser replaces invalid UTF-8 in ARG words, which would leave no
+	// way to locate them; and such a value cannot be an image reference.
+	if !utf8.ValidString(in.line.text) {
+		return fmt.Errorf("%s:%d: ARG before the first FROM is not valid UTF-8 text (%q); fix the Dockerfile", p.name, in.node.StartLine, in.line.text)
+	}
 	spans := words(in.line.text, in.argsAt, p.escape)
 	var raw []string
 	for _, s := range spans {
@@ -104,7 +110,7 @@ func (p *parse) metaArg(in instr) error {
 			// buildkit.
 			continue
 		}
-		res, err := p.lex.ProcessWordWithMatches(val, p.env())
+		res, err := p.expandWord(val)
 		if err != nil {
 			return fmt.Errorf("%s:%d: ARG %s: %v; fix the Dockerfile so that docker build accepts it", p.name, in.node.StartLine, key, err)
 		}
@@ -136,6 +142,16 @@ func (p *parse) metaArg(in instr) error {
 		}
 	}
 	return nil
+}
+
+// expandWord substitutes ARGs in word as buildkit does. Its lexer prints
+// invalid UTF-8 to standard error as it meets it, so such a word is refused
+// first: it cannot be an image reference anyway.
+func (p *parse) expandWord(word string) (shell.ProcessWordResult, error) {
+	if !utf8.ValidString(word) {
+		return shell.ProcessWordResult{}, fmt.Errorf("%q is not valid UTF-8", word)
+	}
+	return p.lex.ProcessWordWithMatches(word, p.env())
 }
 
 // env returns the values FROM lines are expanded with: the meta ARGs that
@@ -175,7 +191,7 @@ func (p *parse) expand(ref *Ref, line logical, sp span) error {
 	if name := wholeArg(word); name != "" {
 		return p.expandArg(ref, name)
 	}
-	res, err := p.lex.ProcessWordWithMatches(word, p.env())
+	res, err := p.expandWord(word)
 	if err != nil {
 		return fmt.Errorf("%s:%d: FROM %s: %v; fix the Dockerfile so that docker build accepts it", p.name, ref.Line, word, err)
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -119,7 +121,7 @@ func Parse(name string, src []byte, buildArgs map[string]string) (*File, error) 
 		}
 	}
 	p.keepWholeArgs()
-	return &File{Name: name, Src: src, Refs: p.refs, buildArgs: buildArgs}, nil
+	return &File{Name: name, Src: src, Refs: p.refs, buildArgs: maps.Clone(buildArgs)}, nil
 }
 
 func parseError(name string, err error) error {
@@ -180,6 +182,8 @@ func (p *parse) instruction(node *parser.Node) error {
 	if line.text != node.Original {
 		return errDrift(p.name, node.StartLine, "the instruction", line.text, node.Original)
 	}
+	// The parser splits the line with trailing white space trimmed.
+	line.text = strings.TrimRightFunc(line.text, unicode.IsSpace)
 	flags, argsAt := splitInstruction(line.text, p.escape)
 	var values []string
 	for _, f := range flags {

@@ -157,6 +157,9 @@ func splitInstruction(line string, escape rune) ([]builderFlag, int) {
 	return scanFlags(line, rest, escape)
 }
 
+// scanFlags reads flags byte by byte like extractBuilderFlags, including its
+// reading of each byte as a rune: a byte above 0x7f becomes two in the
+// value, as in node.Flags.
 func scanFlags(line string, from int, escape rune) ([]builderFlag, int) {
 	const (
 		inSpaces = iota
@@ -218,7 +221,7 @@ func scanFlags(line string, from int, escape rune) ([]builderFlag, int) {
 				pos++
 				ch = line[pos]
 			}
-			word.WriteByte(ch)
+			word.WriteRune(rune(ch))
 		case inQuote:
 			if ch == quote {
 				phase = inWord
@@ -232,7 +235,7 @@ func scanFlags(line string, from int, escape rune) ([]builderFlag, int) {
 				pos++
 				ch = line[pos]
 			}
-			word.WriteByte(ch)
+			word.WriteRune(rune(ch))
 		}
 	}
 	return flags, len(line)
@@ -288,7 +291,14 @@ func words(line string, from int, escape rune) []span {
 			}
 			if ch == '\'' || ch == '"' {
 				quote, phase = ch, inQuote
-			} else if ch == escape && pos+w < len(line) {
+			} else if ch == escape {
+				// The parser drops an escape token that ends the line.
+				if pos+w == len(line) {
+					if pos > start {
+						out = append(out, span{start, pos})
+					}
+					return out
+				}
 				// An escaped character never ends a word or opens a quote.
 				_, w2 := utf8.DecodeRuneInString(line[pos+w:])
 				w += w2
@@ -296,7 +306,10 @@ func words(line string, from int, escape rune) []span {
 		case inQuote:
 			if ch == quote {
 				phase = inWord
-			} else if ch == escape && quote != '\'' && pos+w < len(line) {
+			} else if ch == escape && quote != '\'' {
+				if pos+w == len(line) {
+					return append(out, span{start, pos})
+				}
 				_, w2 := utf8.DecodeRuneInString(line[pos+w:])
 				w += w2
 			}

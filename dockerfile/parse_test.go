@@ -384,6 +384,8 @@ func TestParseErrors(t *testing.T) {
 		{"unterminated heredoc", "FROM alpine:3.19\nRUN <<EOF\necho\n", "Dockerfile:2: unterminated heredoc"},
 		{"bad substitution", "ARG BASE=alpine\nFROM ${BASE\n", "Dockerfile:2: FROM ${BASE:"},
 		{"no instructions", "# nothing\n", "file with no instructions"},
+		{"not UTF-8", "ARG BASE=caf\xe9\nFROM alpine\n", "Dockerfile:1: ARG before the first FROM is not valid UTF-8 text"},
+		{"FROM not UTF-8", "FROM alpine\xe9\n", "Dockerfile:1: FROM alpine\xe9: \"alpine\\xe9\" is not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

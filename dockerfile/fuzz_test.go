@@ -1,0 +1,52 @@
+package dockerfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzParse checks, on any input, that Parse does not panic or disagree with
+// buildkit's parser, and that every token it offers to rewrite holds exactly
+// the reference the build uses, so that a pin can never land on other bytes.
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.Dockerfile")
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Add([]byte("ARG A=\"b:1\" C='d' \\\n E=f\nFROM ${A}\nFROM \"$C\"\nCOPY --from=g:1 a b\nRUN --mount=from=h,target=/x <<EOF\nx\nEOF\n"))
+	f.Add([]byte("# escape=`\r\nFROM `\r\n  a:1 AS b\r\nFROM b\r\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, err := Parse("Dockerfile", src, nil)
+		if err != nil {
+			// Our reading of an instruction must never disagree with the
+			// parser's: that would be a Dockerfile we cannot pin.
+			if strings.Contains(err.Error(), "freshpull bug") {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, r := range file.Refs {
+			if r.Skip != "" || r.NoEdit != "" {
+				if r.Start != 0 || r.End != 0 {
+					t.Errorf("line %d: %q cannot be rewritten but has a token at %d:%d", r.Line, r.Text, r.Start, r.End)
+				}
+				continue
+			}
+			if r.Start < 0 || r.End > len(src) || r.Start >= r.End {
+				t.Fatalf("line %d: %q: token %d:%d out of the file", r.Line, r.Text, r.Start, r.End)
+			}
+			if got := string(src[r.Start:r.End]); got != r.Value {
+				t.Errorf("line %d: token %q, want the reference %q", r.Line, got, r.Value)
+			}
+			if got := newSource(src, '\\').lineOf(r.Start); got != r.Line {
+				t.Errorf("%q: token on line %d, Line says %d", r.Value, got, r.Line)
+			}
+		}
+	})
+}
