@@ -127,7 +127,7 @@ Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
 	pf.StringVar(&g.authfile, "authfile", "", "credentials file (docker config.json or containers auth.json format), tried before the default ones")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: error, warn, info, debug")
 	pf.DurationVar(&g.timeout, "timeout", registry.DefaultTimeout, "how long to wait for a registry to connect and start answering")
-	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
+	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
