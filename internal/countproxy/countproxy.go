@@ -20,10 +20,11 @@ import (
 // Proxy counts requests by "METHOD PATH".
 type Proxy struct {
 	// Host is "127.0.0.1:PORT" of the proxy.
-	Host string
-	mu   sync.Mutex
-	hits map[string]int
-	srv  *httptest.Server
+	Host  string
+	mu    sync.Mutex
+	hits  map[string]int
+	bytes map[string]int64
+	srv   *httptest.Server
 	// rate limits response bodies to this many bytes per second; 0 is
 	// unlimited. Tests slow pulls down to interrupt them part-way.
 	rate atomic.Int64
@@ -35,11 +36,17 @@ func (p *Proxy) SetRate(bytesPerSec int64) { p.rate.Store(bytesPerSec) }
 // throttled paces writes to the proxy's rate.
 type throttled struct {
 	http.ResponseWriter
-	p *Proxy
+	p   *Proxy
+	key string
 }
 
 func (w throttled) Write(b []byte) (int, error) {
 	written := 0
+	defer func() {
+		w.p.mu.Lock()
+		w.p.bytes[w.key] += int64(written)
+		w.p.mu.Unlock()
+	}()
 	for len(b) > 0 {
 		rate := w.p.rate.Load()
 		chunk := len(b)
@@ -76,14 +83,14 @@ func (p *Proxy) Close() { p.srv.Close() }
 
 // New starts a proxy to upstream ("127.0.0.1:PORT"); Close stops it.
 func New(upstream string) *Proxy {
-	p := &Proxy{hits: map[string]int{}}
+	p := &Proxy{hits: map[string]int{}, bytes: map[string]int64{}}
 	target := &url.URL{Scheme: "http", Host: upstream}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.hits[r.Method+" "+r.URL.Path]++
 		p.mu.Unlock()
-		rp.ServeHTTP(throttled{w, p}, r)
+		rp.ServeHTTP(throttled{w, p, r.Method + " " + r.URL.Path}, r)
 	}))
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
 	return p
@@ -94,6 +101,22 @@ func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hits = map[string]int{}
+	p.bytes = map[string]int64{}
+}
+
+// Bytes returns the response body bytes sent for requests matching method
+// and a path containing sub.
+func (p *Proxy) Bytes(method, sub string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for k, v := range p.bytes {
+		m, path, _ := strings.Cut(k, " ")
+		if (method == "" || m == method) && strings.Contains(path, sub) {
+			n += v
+		}
+	}
+	return n
 }
 
 // Count returns how many requests matched method and a path containing

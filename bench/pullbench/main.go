@@ -1,0 +1,333 @@
+// Command pullbench times freshpull against skopeo, crane and podman on the
+// same machine in the same run, against a local distribution registry:
+// cold pulls, a pull that shares most layers with an image already present,
+// and the up-to-date check, with medians over several runs, the number of
+// HTTP requests each tool makes for the check, and freshpull's peak RSS.
+//
+// Run it with bash bench/pull.sh (which installs crane into bench/.tools).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/freshpull/freshpull/internal/countproxy"
+	"github.com/freshpull/freshpull/internal/localregistry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+var (
+	runs     = flag.Int("runs", 3, "runs per measurement (the median is reported)")
+	freshbin = flag.String("freshpull", "bin/freshpull", "freshpull binary")
+	crane    = flag.String("crane", "bench/.tools/crane", "crane binary")
+	scale    = flag.Float64("scale", 1, "scale image sizes (0.1 for a quick run)")
+	bigGB    = flag.Float64("rss-gb", 0, "also pull an image of this many GB with freshpull and report its peak RSS")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "pullbench:", err)
+		os.Exit(1)
+	}
+}
+
+type tool struct {
+	name string
+	// cold pulls ref into a fresh destination under dir.
+	pull func(dir, ref string) *exec.Cmd
+	// check asks whether ref is current (the up-to-date check).
+	check func(dir, ref string) *exec.Cmd
+}
+
+type row struct {
+	op, tool  string
+	median    time.Duration
+	requests  int
+	bytes     int64
+	maxRSSKiB int64
+	err       string
+}
+
+func run() error {
+	work, err := os.MkdirTemp("", "pullbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	reg, err := localregistry.Start(filepath.Join(work, "registry"), localregistry.Config{})
+	if err != nil {
+		return err
+	}
+	defer reg.Stop()
+	proxy := countproxy.New(reg.Host)
+	defer proxy.Close()
+
+	mb := func(n float64) int64 { return int64(n * *scale * 1e6) }
+	fmt.Fprintln(os.Stderr, "building and pushing test images…")
+	single, err := image(mb(50))
+	if err != nil {
+		return err
+	}
+	var layers []v1.Layer
+	for range 8 {
+		l, err := random.Layer(mb(25), types.OCILayer, random.WithSource(rand.NewSource(rand.Int63())))
+		if err != nil {
+			return err
+		}
+		layers = append(layers, l)
+	}
+	multi, err := withLayers(layers...)
+	if err != nil {
+		return err
+	}
+	extra, err := random.Layer(mb(25), types.OCILayer, random.WithSource(rand.NewSource(rand.Int63())))
+	if err != nil {
+		return err
+	}
+	second, err := withLayers(append(slices.Clone(layers[:7]), extra)...)
+	if err != nil {
+		return err
+	}
+	for ref, img := range map[string]v1.Image{"bench/single:1": single, "bench/multi:1": multi, "bench/second:1": second} {
+		if _, err := localregistry.Push(reg.Ref(ref), img); err != nil {
+			return err
+		}
+	}
+
+	ref := func(r string) string { return proxy.Host + "/" + r }
+	tools := []tool{{
+		name: "freshpull",
+		pull: func(dir, r string) *exec.Cmd { return exec.Command(*freshbin, "--store", dir, "-q", "pull", r) },
+		check: func(dir, r string) *exec.Cmd {
+			return exec.Command(*freshbin, "--store", dir, "-q", "pull", "--policy", "newer", r)
+		},
+	}}
+	if _, err := exec.LookPath("skopeo"); err == nil {
+		tools = append(tools, tool{
+			name: "skopeo",
+			pull: func(dir, r string) *exec.Cmd {
+				return exec.Command("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+r, "oci:"+dir+":img")
+			},
+			check: func(dir, r string) *exec.Cmd {
+				return exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+r)
+			},
+		})
+	}
+	if _, err := os.Stat(*crane); err == nil {
+		tools = append(tools, tool{
+			name: "crane",
+			pull: func(dir, r string) *exec.Cmd {
+				return exec.Command(*crane, "pull", "--insecure", "--format=oci", r, dir)
+			},
+			check: func(dir, r string) *exec.Cmd { return exec.Command(*crane, "digest", "--insecure", r) },
+		})
+	}
+	if _, err := exec.LookPath("podman"); err == nil {
+		podman := func(dir string, args ...string) *exec.Cmd {
+			return exec.Command("podman", append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)...)
+		}
+		tools = append(tools, tool{
+			name: "podman",
+			pull: func(dir, r string) *exec.Cmd { return podman(dir, "pull", "-q", "--tls-verify=false", r) },
+			check: func(dir, r string) *exec.Cmd {
+				return podman(dir, "pull", "-q", "--policy", "newer", "--tls-verify=false", r)
+			},
+		})
+	}
+
+	var rows []row
+	measure := func(op, name string, setup func(dir string) error, cmd func(dir string) *exec.Cmd) {
+		var times []time.Duration
+		r := row{op: op, tool: name}
+		for i := range *runs {
+			dir := filepath.Join(work, fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(op, " ", "_"), name, i))
+			os.MkdirAll(dir, 0o755)
+			if setup != nil {
+				if err := setup(dir); err != nil {
+					r.err = err.Error()
+					break
+				}
+			}
+			proxy.Reset()
+			c := cmd(dir)
+			out, err := timed(c)
+			if err != nil {
+				r.err = fmt.Sprintf("%v: %s", err, firstLine(out.output))
+				break
+			}
+			times = append(times, out.wall)
+			r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
+			r.maxRSSKiB = max(r.maxRSSKiB, out.maxRSS)
+			os.RemoveAll(dir)
+		}
+		if len(times) > 0 {
+			slices.Sort(times)
+			r.median = times[len(times)/2]
+		}
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "  %-28s %-10s %v\n", op, name, r.median.Round(time.Millisecond))
+	}
+
+	fmt.Fprintln(os.Stderr, "measuring…")
+	for _, img := range []string{"bench/single:1", "bench/multi:1"} {
+		for _, t := range tools {
+			measure("cold pull "+img, t.name, nil, func(dir string) *exec.Cmd { return t.pull(dir, ref(img)) })
+		}
+	}
+	for _, t := range tools {
+		if t.name == "crane" {
+			// crane pull writes a fresh layout every time; it has no
+			// notion of blobs already present.
+			continue
+		}
+		measure("second image, first present", t.name,
+			func(dir string) error { _, err := timed(t.pull(dir, ref("bench/multi:1"))); return err },
+			func(dir string) *exec.Cmd { return t.pull(dir, ref("bench/second:1")) })
+	}
+	for _, t := range tools {
+		measure("up-to-date check", t.name,
+			func(dir string) error { _, err := timed(t.pull(dir, ref("bench/single:1"))); return err },
+			func(dir string) *exec.Cmd { return t.check(dir, ref("bench/single:1")) })
+	}
+	if _, err := exec.LookPath("curl"); err == nil {
+		measure("up-to-date check", "curl -I", nil, func(string) *exec.Cmd {
+			return exec.Command("curl", "-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "http://"+ref("v2/bench/single/manifests/1"))
+		})
+	}
+	if *bigGB > 0 {
+		big, err := bigImage(int64(*bigGB * 1e9))
+		if err != nil {
+			return err
+		}
+		if _, err := localregistry.Push(reg.Ref("bench/big:1"), big); err != nil {
+			return err
+		}
+		measure(fmt.Sprintf("cold pull %.1f GB", *bigGB), "freshpull", nil, func(dir string) *exec.Cmd { return tools[0].pull(dir, ref("bench/big:1")) })
+	}
+	report(rows, *scale)
+	return nil
+}
+
+func image(size int64) (v1.Image, error) {
+	l, err := random.Layer(size, types.OCILayer, random.WithSource(rand.NewSource(rand.Int63())))
+	if err != nil {
+		return nil, err
+	}
+	return withLayers(l)
+}
+
+func bigImage(size int64) (v1.Image, error) {
+	var ls []v1.Layer
+	for size > 0 {
+		n := min(size, 250e6)
+		l, err := random.Layer(n, types.OCILayer, random.WithSource(rand.NewSource(rand.Int63())))
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		size -= n
+	}
+	return withLayers(ls...)
+}
+
+func withLayers(ls ...v1.Layer) (v1.Image, error) {
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), ls...)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, err
+	}
+	return mutate.ConfigMediaType(img, types.OCIConfigJSON), nil
+}
+
+type timing struct {
+	wall   time.Duration
+	maxRSS int64
+	output string
+}
+
+func timed(c *exec.Cmd) (timing, error) {
+	start := time.Now()
+	out, err := c.CombinedOutput()
+	t := timing{wall: time.Since(start), output: string(out)}
+	if c.ProcessState != nil {
+		if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			t.maxRSS = ru.Maxrss
+		}
+	}
+	return t, err
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func report(rows []row, scale float64) {
+	fmt.Printf("\npullbench: %d runs each, median wall time; images scaled by %g; %s\n\n", *runs, scale, machine())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\ttool\tmedian\tfreshpull ratio\trequests\tMB moved\tpeak RSS MB\t")
+	fresh := map[string]time.Duration{}
+	for _, r := range rows {
+		if r.tool == "freshpull" {
+			fresh[r.op] = r.median
+		}
+	}
+	for _, r := range rows {
+		if r.err != "" {
+			fmt.Fprintf(tw, "%s\t%s\tfailed: %s\t\t\t\t\t\n", r.op, r.tool, r.err)
+			continue
+		}
+		ratio := ""
+		if f := fresh[r.op]; f > 0 && r.median > 0 {
+			ratio = fmt.Sprintf("%.2fx", float64(f)/float64(r.median))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%.1f\t%.0f\t\n", r.op, r.tool, r.median.Round(time.Millisecond), ratio, r.requests, float64(r.bytes)/1e6, float64(r.maxRSSKiB)/1024)
+	}
+	tw.Flush()
+	fmt.Println("\nfreshpull ratio = freshpull's median / the tool's median (below 1.00x: freshpull is faster).")
+}
+
+func machine() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	model := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, model, _ = strings.Cut(l, ":")
+			break
+		}
+	}
+	return fmt.Sprintf("%d CPUs, %s", cpuCount(), strings.TrimSpace(model))
+}
+
+func cpuCount() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	var n int
+	fmt.Sscan(string(out), &n)
+	return n
+}
