@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -137,8 +136,15 @@ func run() error {
 		})
 	}
 	if _, err := exec.LookPath("podman"); err == nil {
+		// podman refuses a runroot path longer than 50 characters.
+		short, err := os.MkdirTemp("/tmp", "pb")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(short)
 		podman := func(dir string, args ...string) *exec.Cmd {
-			return exec.Command("podman", append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)...)
+			run := filepath.Join(short, filepath.Base(dir))
+			return exec.Command("podman", append([]string{"--root", filepath.Join(dir, "root"), "--runroot", run, "--storage-driver", "vfs"}, args...)...)
 		}
 		tools = append(tools, tool{
 			name: "podman",
@@ -268,14 +274,27 @@ type timing struct {
 	output string
 }
 
+// timed runs c and measures its wall time and, through GNU time when it is
+// installed, its peak RSS. (The rusage of a child of this process would
+// count this process's own memory: Go starts children with vfork.)
 func timed(c *exec.Cmd) (timing, error) {
+	var rssFile string
+	if _, err := os.Stat("/usr/bin/time"); err == nil {
+		f, err := os.CreateTemp("", "rss-")
+		if err == nil {
+			rssFile = f.Name()
+			f.Close()
+			defer os.Remove(rssFile)
+			c.Args = append([]string{"/usr/bin/time", "-f", "%M", "-o", rssFile}, c.Args...)
+			c.Path = "/usr/bin/time"
+		}
+	}
 	start := time.Now()
 	out, err := c.CombinedOutput()
 	t := timing{wall: time.Since(start), output: string(out)}
-	if c.ProcessState != nil {
-		if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			t.maxRSS = ru.Maxrss
-		}
+	if rssFile != "" {
+		b, _ := os.ReadFile(rssFile)
+		fmt.Sscan(strings.TrimSpace(string(b)), &t.maxRSS)
 	}
 	return t, err
 }
