@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// DefaultTimeout bounds connecting to a registry and waiting for the start
-// of its answer when Options.Timeout is zero.
+// DefaultTimeout bounds connecting to a registry, waiting for the start of
+// its answer, and any silence part-way through an answer, when
+// Options.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
 // Options configure a Client.
@@ -33,8 +35,9 @@ type Options struct {
 	// Insecure lists registries (host or host:port) spoken to over plain
 	// HTTP. localhost and loopback addresses always are.
 	Insecure []string
-	// Timeout bounds connecting and waiting for response headers (not
-	// the transfer of a large body). Zero means DefaultTimeout.
+	// Timeout bounds connecting, waiting for response headers, and each
+	// wait for more of a response body (not the transfer of a large body
+	// as a whole). Zero means DefaultTimeout.
 	Timeout time.Duration
 	// Transport is the base HTTP transport; nil means a tuned clone of
 	// http.DefaultTransport. Tests use it to count requests.
@@ -88,6 +91,7 @@ func New(opts Options) *Client {
 		t.MaxIdleConnsPerHost = 16
 		base = t
 	}
+	base = &stallTransport{inner: base, timeout: opts.Timeout}
 	base = &logTransport{inner: base, log: opts.Logger}
 	base = &retryTransport{inner: base, attempts: 4, base: opts.RetryBase, maxWait: 2 * time.Minute}
 	if opts.UserAgent != "" {
@@ -183,7 +187,8 @@ type Resolved struct {
 // Resolve asks what tagOrDigest points to now. It sends one HEAD; only if
 // the registry refuses HEAD or leaves out Docker-Content-Digest does it GET
 // the manifest, and then returns the body so the caller need not fetch it
-// again.
+// again. A registry that fails the HEAD (no answer in time, 429, a 5xx that
+// retries did not get past) is not asked again with a GET.
 func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Resolved, error) {
 	nref, err := r.nameRef(ref)
 	if err != nil {
@@ -193,7 +198,7 @@ func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Reso
 	if herr == nil {
 		return Resolved{Descriptor: ocispec.Descriptor{MediaType: string(desc.MediaType), Digest: digest.Digest(desc.Digest.String()), Size: desc.Size}}, nil
 	}
-	if err := classify(r.host, ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
+	if err := classify(r.host, ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil || !headUnsupported(herr) {
 		return Resolved{}, err
 	}
 	got, err := remote.Get(nref, r.remoteOptions(ctx)...)
@@ -205,6 +210,23 @@ func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Reso
 		return Resolved{}, fmt.Errorf("%s: registry returned a manifest with digest %s; rejected", ref, d.Digest)
 	}
 	return Resolved{Descriptor: d, Manifest: got.Manifest}, nil
+}
+
+// headUnsupported tells a failed HEAD that a GET works around (an error
+// status such as 405, or an answer without Docker-Content-Digest) from a
+// registry that is failing: no answer in time, a refused connection, 429, a
+// 5xx that the retries did not get past. A GET after those waits the whole
+// --timeout or all the retries again, and after a 429 it spends the pull
+// allowance that a HEAD does not.
+func headUnsupported(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return !retryStatus[te.StatusCode]
+	}
+	// remote reports a missing header with an error of its own; getting
+	// no answer at all is a *url.Error from the HTTP client.
+	var ue *url.Error
+	return !errors.As(err, &ue)
 }
 
 // nameRef converts to go-containerregistry's reference type. A reference

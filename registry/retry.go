@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -57,7 +58,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				wait = t.backoff(attempt)
 			}
 			if wait > t.maxWait {
-				return resp, nil
+				// The registry's own words about the wait may be
+				// missing or vague: say what it asked for.
+				resp.Body.Close()
+				return nil, &retryLaterError{status: resp.Status, wait: wait, maxWait: t.maxWait}
 			}
 			// Drain a little so the connection can be reused.
 			io.CopyN(io.Discard, resp.Body, 4<<10)
@@ -114,4 +118,15 @@ func retryableErr(err error) bool {
 	// A timeout is not retried either: --timeout is the user's bound on
 	// how long a silent registry may hold the pull.
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE)
+}
+
+// retryLaterError is a registry asking, with Retry-After, to come back
+// later than freshpull waits.
+type retryLaterError struct {
+	status        string
+	wait, maxWait time.Duration
+}
+
+func (e *retryLaterError) Error() string {
+	return fmt.Sprintf("registry answered %s and asks to retry after %v (Retry-After), longer than freshpull waits (%v); try again later", e.status, e.wait.Round(time.Second), e.maxWait)
 }
