@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/freshpull/freshpull/reference"
 )
 
 // FuzzParse checks, on any input, that Parse does not panic or disagree with
@@ -48,5 +50,42 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("%q: token on line %d, Line says %d", r.Value, got, r.Line)
 			}
 		}
+		pinAll(t, file)
 	})
+}
+
+// pinAll pins every reference of file that can be pinned, as ModeWrite
+// does, and checks that the result parses to the same references, pinned.
+func pinAll(t *testing.T, file *File) {
+	edits := map[int]edit{}
+	for _, r := range file.Refs {
+		if r.Skip != "" || r.NoEdit != "" || r.Pinned() {
+			continue
+		}
+		tagged, err := reference.Join(r.Reference.Repository(), r.Reference.WithDefaultTag().Tag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := tagged.Pinned(dA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := spell(string(file.Src[r.Start:r.End]), to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edits[r.Start] = edit{r.Start, r.End, text}
+	}
+	pinned, err := Parse("Dockerfile", applyEdits(file.Src, edits), nil)
+	if err != nil {
+		t.Fatalf("pinned file does not parse: %v", err)
+	}
+	if len(pinned.Refs) != len(file.Refs) {
+		t.Fatalf("pinned file has %d references, the original %d", len(pinned.Refs), len(file.Refs))
+	}
+	for i, r := range file.Refs {
+		if _, ok := edits[r.Start]; ok && r.Start != r.End && pinned.Refs[i].Reference.Digest() != dA {
+			t.Errorf("line %d: %q pinned as %q", r.Line, r.Value, pinned.Refs[i].Value)
+		}
+	}
 }

@@ -40,17 +40,7 @@ func spell(written string, to reference.Reference) (string, error) {
 
 // rewrite applies edits to f's file and parses the result into f.
 func (f *File) rewrite(edits map[int]edit) error {
-	var out bytes.Buffer
-	at := 0
-	for _, start := range slices.Sorted(maps.Keys(edits)) {
-		e := edits[start]
-		out.Write(f.Src[at:e.start])
-		out.WriteString(e.text)
-		at = e.end
-	}
-	out.Write(f.Src[at:])
-	data := out.Bytes()
-
+	data := applyEdits(f.Src, edits)
 	// Parse before writing: a file we could no longer read is not written.
 	nf, err := Parse(f.Name, data, f.buildArgs)
 	if err != nil {
@@ -61,6 +51,20 @@ func (f *File) rewrite(edits map[int]edit) error {
 	}
 	*f = *nf
 	return nil
+}
+
+// applyEdits returns src with the edits, keyed by their start, made.
+func applyEdits(src []byte, edits map[int]edit) []byte {
+	var out bytes.Buffer
+	at := 0
+	for _, start := range slices.Sorted(maps.Keys(edits)) {
+		e := edits[start]
+		out.Write(src[at:e.start])
+		out.WriteString(e.text)
+		at = e.end
+	}
+	out.Write(src[at:])
+	return out.Bytes()
 }
 
 // writeAtomic replaces the file at path, which must still hold was, by data:
