@@ -53,8 +53,6 @@ func wholeArg(word string) string {
 	return ""
 }
 
-func isWholeArg(word string) bool { return wholeArg(word) != "" }
-
 // usedInPart records that the ARGs in names are used on line as part of a
 // longer word.
 func (p *parse) usedInPart(names map[string]struct{}, line int) {
@@ -117,7 +115,7 @@ func (p *parse) metaArg(in instr) error {
 		*a = metaArg{set: true, value: res.Result, missing: slices.Sorted(maps.Keys(res.Unmatched))}
 		vs := span{spans[i].start + len(key) + 1, spans[i].end}
 		d := &argDefault{line: p.src.lineOf(in.line.pos[spans[i].start])}
-		if !isWholeArg(val) {
+		if wholeArg(val) == "" {
 			p.usedInPart(res.Matched, d.line)
 		}
 		a.dflt = d
@@ -195,12 +193,12 @@ func (p *parse) expand(ref *Ref, line logical, sp span) error {
 	if err != nil {
 		return fmt.Errorf("%s:%d: FROM %s: %v; fix the Dockerfile so that docker build accepts it", p.name, ref.Line, word, err)
 	}
+	p.usedInPart(res.Matched, ref.Line)
 	if len(res.Unmatched) > 0 {
 		ref.Skip = p.noValue(slices.Sorted(maps.Keys(res.Unmatched))[0])
 		return nil
 	}
 	if len(res.Matched) > 0 {
-		p.usedInPart(res.Matched, ref.Line)
 		names := slices.Sorted(maps.Keys(res.Matched))
 		ref.Skip = fmt.Sprintf("the reference is built from ARG %s and other text (%s here); to have it pinned, make the whole reference one ARG's default or write it out", strings.Join(names, ", ARG "), res.Result)
 		return nil

@@ -20,10 +20,12 @@
 // build args overriding their defaults. When a FROM image is exactly one ARG
 // ("FROM ${BASE}" or "FROM $BASE"), the token that holds the reference is
 // that ARG's default ("ARG BASE=registry/img:1", quotes allowed), so a pin
-// goes there and the FROM line keeps its form. A reference that cannot be
-// resolved from the file alone (an ARG without a default, an ARG set by the
-// builder per platform such as TARGETARCH, or a reference only partly made
-// of ARGs such as "golang:${GO_VERSION}") has [Ref.Skip] set to the reason.
+// goes there and the FROM line keeps its form (unless the ARG is also part
+// of a longer word, such as "${BASE}-slim", which the pin would break). A
+// reference that cannot be resolved from the file alone (an ARG without a
+// default, an ARG set by the builder per platform such as TARGETARCH, or a
+// reference only partly made of ARGs such as "golang:${GO_VERSION}") has
+// [Ref.Skip] set to the reason.
 // COPY --from and RUN --mount from= do not expand ARGs in docker build, so
 // a "$" there is skipped too.
 //

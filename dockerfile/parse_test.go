@@ -253,11 +253,12 @@ FROM debian:12
 		},
 		{
 			name: "an ARG also used as part of a longer word keeps its default",
-			src:  "ARG BASE=alpine:3.19\nARG SLIM=${BASE}-slim\nFROM ${BASE}\nFROM ${BASE}-slim\nARG TOOLS=busybox:1\nFROM ${TOOLS}\n",
+			src:  "ARG BASE=alpine:3.19 TOOLS=busybox:1 TAG\nARG SLIM=${BASE}-slim\nFROM ${BASE}\nFROM ${BASE}-slim\nFROM ${TOOLS}\nFROM ${TOOLS}${TAG}\n",
 			want: []wantRef{
 				{line: 1, instr: "FROM", stage: "0", text: "${BASE}", arg: "BASE", value: "alpine:3.19", noEdit: "ARG BASE is also used as part of a longer reference or value on line 2"},
 				{line: 4, instr: "FROM", stage: "1", text: "${BASE}-slim", skip: "built from ARG BASE"},
-				{line: 6, instr: "FROM", stage: "2", text: "${TOOLS}", arg: "TOOLS", skip: "not declared before the first FROM"},
+				{line: 1, instr: "FROM", stage: "2", text: "${TOOLS}", arg: "TOOLS", value: "busybox:1", noEdit: "ARG TOOLS is also used as part of a longer reference or value on line 6"},
+				{line: 6, instr: "FROM", stage: "3", text: "${TOOLS}${TAG}", skip: "ARG TAG has no default"},
 			},
 		},
 		{
