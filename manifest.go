@@ -36,7 +36,7 @@ func sniffMediaType(sent string, body []byte) (string, error) {
 		return "", fmt.Errorf("manifest is not valid JSON: %v", err)
 	}
 	if probe.SchemaVersion == 1 || sent == dockerSchema1 || sent == dockerSchema1Sig {
-		return "", errors.New("Docker schema 1 manifests are not supported (deprecated since 2017); rebuild or re-push the image")
+		return "", errors.New("unsupported Docker schema 1 manifest (deprecated since 2017); rebuild or re-push the image")
 	}
 	mt := probe.MediaType
 	if mt == "" && (isIndex(sent) || isManifest(sent)) {

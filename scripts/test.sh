@@ -26,12 +26,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go vet ./...
+# staticcheck where it installs (it comes from the Go module proxy).
+if GOBIN="$PWD/bin" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; then
+  bin/staticcheck ./...
+else
+  echo "staticcheck did not install; skipping it" >&2
+fi
 go test -count=1 -timeout 20m ./...
 
 # Fuzz targets, briefly, beyond their seed corpora (which `go test` above
 # already ran). FUZZTIME=2m for a longer run.
 fuzztime=${FUZZTIME:-10s}
-for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store"; do
+for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store" "FuzzParse ./dockerfile"; do
   set -- $target
   go test -run='^$' -fuzz="^$1\$" -fuzztime="$fuzztime" "$2"
 done

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -62,7 +63,9 @@ builds on every platform.`,
 			if err != nil {
 				return err
 			}
-			rep, err := freshpull.Pin(cmd.Context(), args, freshpull.Options{Registry: reg, Logger: g.log}, freshpull.PinOptions{Mode: mode, BuildArgs: bargs})
+			// The same file twice would be written twice.
+			files := slices.Compact(slices.Sorted(slices.Values(args)))
+			rep, err := freshpull.Pin(cmd.Context(), files, freshpull.Options{Registry: reg, Logger: g.log}, freshpull.PinOptions{Mode: mode, BuildArgs: bargs})
 			if rep == nil {
 				return err
 			}
