@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"slices"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -64,7 +64,14 @@ builds on every platform.`,
 				return err
 			}
 			// The same file twice would be written twice.
-			files := slices.Compact(slices.Sorted(slices.Values(args)))
+			var files []string
+			seen := map[string]bool{}
+			for _, a := range args {
+				if c := filepath.Clean(a); !seen[c] {
+					seen[c] = true
+					files = append(files, a)
+				}
+			}
 			rep, err := freshpull.Pin(cmd.Context(), files, freshpull.Options{Registry: reg, Logger: g.log}, freshpull.PinOptions{Mode: mode, BuildArgs: bargs})
 			if rep == nil {
 				return err
