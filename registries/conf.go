@@ -46,8 +46,8 @@ const (
 )
 
 // Config is the registries configuration: the [[registry]] tables of all
-// files read, drop-ins applied. A nil *Config routes every reference to
-// itself.
+// files read, drop-ins applied. It does not change after Load and is safe
+// for concurrent use. A nil *Config routes every reference to itself.
 type Config struct {
 	entries  []*entry
 	files    []string

@@ -48,6 +48,10 @@ type Route struct {
 // rewritten to its location. When no table matches, the route is ref
 // itself, with no mirrors. A blocked table gives an error that wraps
 // ErrBlocked and names the prefix and file.
+//
+// Route the reference that is pulled, with its default tag applied
+// ([reference.Reference.WithDefaultTag]): a prefix may name a tag, and
+// "app" is a pull of "app:latest".
 func (c *Config) Route(ref reference.Reference) (Route, error) {
 	if ref.IsZero() {
 		return Route{}, errors.New("route: empty reference")

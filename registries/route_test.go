@@ -49,6 +49,7 @@ prefix = "example.com/foo"
 location = "internal.example.net/bar"
 [[registry.mirror]]
 location = "m0.local/foo"
+pull-from-mirror = "all"
 [[registry.mirror]]
 location = "m1.local/mirrors/foo"
 insecure = true
@@ -86,6 +87,12 @@ blocked = true
 [[registry]]
 prefix = "solo.io/app"
 location = "mirror.local"
+
+[[registry]]
+location = "[::1]:5000"
+insecure = true
+[[registry.mirror]]
+location = "127.0.0.1:5001/v6"
 `
 
 // ep is an expected endpoint: "REF" for the primary, "m REF" for a
@@ -174,6 +181,8 @@ func TestRoute(t *testing.T) {
 		// repository name: an error, not an image on Docker Hub.
 		{ref: "solo.io/app:1", err: "no repository name is left"},
 		{ref: "solo.io/app/sub:1", prefix: "solo.io/app", resolve: []ep{"mirror.local/sub:1"}, fetch: []ep{"mirror.local/sub:1"}},
+		{ref: "[::1]:5000/a:1", prefix: "[::1]:5000",
+			resolve: []ep{"m 127.0.0.1:5001/v6/a:1", "[::1]:5000/a:1!"}, fetch: []ep{"m 127.0.0.1:5001/v6/a:1", "[::1]:5000/a:1!"}},
 		{ref: "localhost:5000/a:1", resolve: []ep{"localhost:5000/a:1"}, fetch: []ep{"localhost:5000/a:1"}},
 	}
 	for _, tc := range tests {

@@ -37,9 +37,9 @@ var bcryptHashes = map[[2]string]string{
 	{"puller", "puller-Pw-8mZ2rY4c"}: "$2y$05$L5Vfnn0rjlOvwkw3Qzw9ZuJJHitVnIfxAHRRHAz7nTO2ohFIY8oze",
 }
 
-// Htpasswd writes an htpasswd file for accounts (bcrypt, as the
-// distribution registry requires) into dir and returns its path. Only
-// Pusher and Puller have hashes; see bcryptHashes.
+// Htpasswd writes the htpasswd file dir/htpasswd for accounts (bcrypt, as
+// the distribution registry requires) and returns its path. Only Pusher and
+// Puller have hashes; see bcryptHashes.
 func Htpasswd(t testing.TB, dir string, accounts ...Account) string {
 	t.Helper()
 	var b strings.Builder

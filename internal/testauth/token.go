@@ -1,6 +1,7 @@
 package testauth
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
@@ -94,8 +95,8 @@ func NewTokenServer(t testing.TB, opts TokenOptions) *TokenServer {
 		ca = NewCA(t)
 	}
 	s := &TokenServer{
-		Service:        cmp(opts.Service, DefaultService),
-		Issuer:         cmp(opts.Issuer, DefaultIssuer),
+		Service:        cmp.Or(opts.Service, DefaultService),
+		Issuer:         cmp.Or(opts.Issuer, DefaultIssuer),
 		CA:             ca,
 		RootCertBundle: ca.WriteCA(t, t.TempDir(), "token-ca.pem"),
 		signer:         ca.signingCert(t),
@@ -272,11 +273,4 @@ func randomID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
