@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -28,9 +29,10 @@ type bottomUp struct {
 	// dirs holds the attributes of every directory, by path relative to
 	// the tree's root.
 	dirs map[string]dirMeta
-	// upper holds what the current layer made, and its parents: a
-	// whiteout removes only what lower layers made (OCI image spec).
-	upper map[string]struct{}
+	// upper holds what the current layer made (true), and their parents
+	// (false): a whiteout removes only what lower layers made (OCI image
+	// spec).
+	upper map[string]bool
 	lr    *layerReader
 }
 
@@ -76,7 +78,7 @@ func (b *bottomUp) readLayer(i int) error {
 	defer lr.close()
 	b.lr = lr
 	b.w.layer = lr.digest
-	b.upper = map[string]struct{}{}
+	b.upper = map[string]bool{}
 	for {
 		hdr, err := lr.next()
 		if err != nil || hdr == nil {
@@ -157,14 +159,13 @@ func (b *bottomUp) entry(hdr *tar.Header) error {
 			return err
 		}
 	}
-	for p := target; ; p = parentPath(p) {
+	b.upper[target] = true
+	for p := target; p != ""; {
+		p = parentPath(p)
 		if _, ok := b.upper[p]; ok {
 			break
 		}
-		b.upper[p] = struct{}{}
-		if p == "" {
-			break
-		}
+		b.upper[p] = false
 	}
 	return nil
 }
@@ -258,7 +259,8 @@ func (b *bottomUp) resolve(p string, create bool) (string, bool, error) {
 // the current layer made: then it descends, removing what lower layers
 // left beneath.
 func (b *bottomUp) removeLower(p string, self bool) error {
-	if _, up := b.upper[p]; self && !up {
+	made, up := b.upper[p]
+	if self && !up {
 		return b.removeAt(p)
 	}
 	h, err := b.handle(parentPath(p))
@@ -276,12 +278,49 @@ func (b *bottomUp) removeLower(p string, self bool) error {
 	if err != nil {
 		return err
 	}
+	if self && !made {
+		if err := b.resetDir(p); err != nil {
+			return err
+		}
+	}
 	names, err := b.children(p)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
 		if err := b.removeLower(join(p, n), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetDir gives a directory that a whiteout removes, but that entries of
+// the whiteout's own layer keep as their parent, the attributes of a
+// directory made as a parent: what the lower layer gave it goes with the
+// lower layer. (umoci keeps the lower attributes, so its result depends on
+// whether the whiteout comes before or after the entries in the layer.)
+func (b *bottomUp) resetDir(p string) error {
+	b.dirs[p] = dirMeta{implicit: true, mode: implicitMode}
+	h, err := b.handle(p)
+	if err != nil {
+		return err
+	}
+	if b.priv {
+		if err := h.f.Chown(os.Geteuid(), os.Getegid()); err != nil {
+			return err
+		}
+	}
+	sz, err := unix.Flistxattr(h.fd, nil)
+	if err != nil || sz == 0 {
+		return nil
+	}
+	buf := make([]byte, sz)
+	if sz, err = unix.Flistxattr(h.fd, buf); err != nil {
+		return err
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if err := unix.Fremovexattr(h.fd, name); err != nil && !errors.Is(err, unix.ENODATA) {
 			return err
 		}
 	}
@@ -463,7 +502,7 @@ func (b *bottomUp) copyDirOwner(src, dst string, fi fs.FileInfo) error {
 // diskView is the bottom-up tree as a view for resolveSpec.
 type diskView struct{ b *bottomUp }
 
-func (v diskView) root() string          { return "" }
+func (v diskView) root() string           { return "" }
 func (v diskView) parent(p string) string { return parentPath(p) }
 
 func (v diskView) lookup(dir, name string) (string, kind, string, bool, error) {

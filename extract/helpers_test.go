@@ -184,7 +184,7 @@ func mustExtract(t *testing.T, e engine, ls []Layer, opts Options) (string, Resu
 // (special bits included), content, link target, and, when asked,
 // modification time and owner. Hard links show as "=>first-name".
 type snapOpts struct {
-	times, owners, xattrs bool
+	times, dirTimes, owners, xattrs bool
 	skip                  string // a path (relative) not to describe
 }
 
@@ -237,7 +237,7 @@ func snapshot(t testing.TB, root string, o snapOpts) map[string]string {
 		default:
 			desc = "other " + m.String()
 		}
-		if o.times && m&fs.ModeSymlink == 0 {
+		if (o.times && m&fs.ModeSymlink == 0 && !m.IsDir()) || (o.dirTimes && m.IsDir()) {
 			desc += " @" + fi.ModTime().UTC().Format(time.RFC3339Nano)
 		}
 		if o.owners {

@@ -25,7 +25,7 @@ type topDown struct {
 	onDisk map[stageNode]struct{}
 	// holders maps an entry of the current layer to the objects written
 	// with its data, so that a hard link to it can link to them.
-	holders map[pos][]holder
+	holders map[pos][]dest
 	// deferred lists what could not be written while streaming: hard
 	// links whose data was not written (the target was hidden, replaced
 	// or not selected) and matches found only by following symlinks. The
@@ -42,11 +42,6 @@ type topDown struct {
 type stageNode struct {
 	st *stage
 	n  *node
-}
-
-type holder struct {
-	n   *node
-	gen uint32
 }
 
 type dest struct {
@@ -125,7 +120,7 @@ func (t *topDown) readLayer(i int) error {
 	defer lr.close()
 	t.layer, t.l, t.lr = i, int32(i+1), lr
 	t.w.layer = lr.digest
-	t.holders = map[pos][]holder{}
+	t.holders = map[pos][]dest{}
 	for seq := 0; ; seq++ {
 		hdr, err := lr.next()
 		if err != nil || hdr == nil {
@@ -142,13 +137,14 @@ func (t *topDown) readLayer(i int) error {
 // layer made one of them a non-directory earlier (so applying layers in
 // order would follow a symlink or fail), and which stages p falls in. It
 // records p as a use of those directories, and of itself when self is set
-// (an opaque marker uses its directory). Unless find is set, the stages are
-// left in t.stbuf.
-func (t *topDown) walk(p string, at pos, self, find bool) (n *node, hidden bool, err error) {
+// (an opaque marker uses its directory). Unless find is set, the stages
+// are left in t.stbuf.
+func (t *topDown) walk(p string, at pos, self, find bool) (walked, error) {
 	if !find {
 		t.stbuf = t.stbuf[:0]
 	}
-	n = t.root
+	var w walked
+	n := t.root
 	for rest := p; ; {
 		if !find {
 			t.stageAt(n)
@@ -156,24 +152,42 @@ func (t *topDown) walk(p string, at pos, self, find bool) (n *node, hidden bool,
 		last := rest == "." || rest == ""
 		if !last || self {
 			if n.curIn == t.l && !n.curKind.isDir() && n.curKind != kindNone {
-				return nil, false, errNeedsBottomUp
+				return w, errNeedsBottomUp
 			}
 			n.use.add(at, t.l)
 		}
-		if n.hide > t.l || (!last && n.opaque > t.l) {
-			hidden = true
+		if n.hide > t.l {
+			w.hidden = true
 		}
 		if last {
-			return n, hidden, nil
+			w.n = n
+			return w, nil
+		}
+		if !w.hidden {
+			w.lastDir = n
+		}
+		if n.opaque > t.l {
+			w.hidden = true
 		}
 		elem, after, _ := strings.Cut(rest, "/")
 		rest = after
 		c := n.child(elem, !find, t.globs)
 		if c == nil {
-			return nil, hidden, nil
+			return w, nil
 		}
 		n = c
 	}
+}
+
+// walked is what walk found.
+type walked struct {
+	n      *node
+	hidden bool // a layer above removed or hid the path
+	// lastDir is the deepest directory on the way that no layer above
+	// removed: applying layers in order, an entry makes its missing
+	// directories, and they outlive the entry when a later layer
+	// removes only what is beneath them.
+	lastDir *node
 }
 
 // stageAt collects the stages rooted at n, first creating those of glob
@@ -208,19 +222,21 @@ func (t *topDown) entry(hdr *tar.Header, seq int) error {
 	case kindIgnore:
 		return nil
 	case kindWhiteout:
-		n, _, err := t.walk(e.path, at, false, false)
+		w, err := t.walk(e.path, at, false, false)
 		if err != nil {
 			return err
 		}
+		n := w.n
 		n.hide = max(n.hide, t.l)
 		n.killSelf.add(at, t.l)
 		n.killBelow.add(at, t.l)
 		return nil
 	case kindOpaque:
-		n, _, err := t.walk(e.path, at, true, false)
+		w, err := t.walk(e.path, at, true, false)
 		if err != nil {
 			return err
 		}
+		n := w.n
 		n.opaque = max(n.opaque, t.l)
 		n.killBelow.add(at, t.l)
 		return nil
@@ -231,19 +247,22 @@ func (t *topDown) entry(hdr *tar.Header, seq int) error {
 }
 
 func (t *topDown) dir(e *entry, at pos) error {
-	n, hidden, err := t.walk(e.path, at, false, false)
+	w, err := t.walk(e.path, at, false, false)
 	if err != nil {
 		return err
 	}
+	n := w.n
 	n.killSelf.add(at, t.l)
-	visible := !hidden && n.top <= t.l
+	visible := !w.hidden && n.top <= t.l
 	n.top = max(n.top, t.l)
 	n.curIn, n.curKind, n.curContent, n.curTarget = t.l, kindDir, at, ""
+	stages := t.stbuf
+	if err := t.makeParents(w.lastDir, stages); err != nil {
+		return err
+	}
 	if !visible {
 		return nil
 	}
-	markParents(n)
-	stages := t.stbuf
 	if n.kind != kindNone && !n.kind.isDir() {
 		// An earlier entry of this layer made a non-directory here.
 		if err := t.remove(n, stages); err != nil {
@@ -285,10 +304,11 @@ func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) erro
 }
 
 func (t *topDown) nonDir(e *entry, at pos) error {
-	n, hidden, err := t.walk(e.path, at, false, false)
+	w, err := t.walk(e.path, at, false, false)
 	if err != nil {
 		return err
 	}
+	n := w.n
 	stages := t.stbuf
 	// Applying the layers in order, a use of this path from a layer above
 	// that comes before anything removes this non-directory would write
@@ -299,12 +319,27 @@ func (t *topDown) nonDir(e *entry, at pos) error {
 			return errNeedsBottomUp
 		}
 	}
+	// Applying in order, this entry removes what the layer put beneath
+	// it so far, before a layer above makes a directory here again:
+	// top-down reading, which skips this entry, would keep that.
+	if n.use.in == t.l {
+		if n.top > t.l {
+			return errNeedsBottomUp
+		}
+		// Hard links later in the layer cannot name those entries.
+		n.walk(func(d *node) {
+			if d != n {
+				d.curIn = 0
+			}
+		})
+	}
 	k, content, target := e.kind, at, e.hdr.Linkname
 	if e.kind == kindHardlink {
-		tn, _, err := t.walk(e.target, at, false, true)
+		tw, err := t.walk(e.target, at, false, true)
 		if err != nil {
 			return err
 		}
+		tn := tw.n
 		if tn == nil || tn.curIn != t.l {
 			// The target is in a lower layer, or later in this one:
 			// what it names depends on the layers applied before.
@@ -313,6 +348,11 @@ func (t *topDown) nonDir(e *entry, at pos) error {
 		if tn.curKind.isDir() {
 			return fmt.Errorf("hard link to %q, a directory", e.hdr.Linkname)
 		}
+		if tn.beneath(n) {
+			// Replacing the directory at the link's path removes the
+			// target first, as applying the layer in order would.
+			return fmt.Errorf("hard link to %q, which does not exist", e.hdr.Linkname)
+		}
 		k, content, target = tn.curKind, tn.curContent, tn.curTarget
 	}
 	if k != kindSymlink {
@@ -320,14 +360,16 @@ func (t *topDown) nonDir(e *entry, at pos) error {
 	}
 	n.killSelf.add(at, t.l)
 	n.killBelow.add(at, t.l)
-	visible := !hidden && n.top <= t.l
+	visible := !w.hidden && n.top <= t.l
 	n.top = max(n.top, t.l)
 	n.hide = max(n.hide, t.l)
 	n.curIn, n.curKind, n.curContent, n.curTarget = t.l, k, content, target
+	if err := t.makeParents(w.lastDir, stages); err != nil {
+		return err
+	}
 	if !visible {
 		return nil
 	}
-	markParents(n)
 	if n.kind != kindNone {
 		// Something this layer wrote earlier is here: a duplicate, or a
 		// directory made as a parent. The later entry wins, as in tar.
@@ -343,58 +385,52 @@ func (t *topDown) nonDir(e *entry, at pos) error {
 	return t.writeObject(stages, n, k, e.hdr, t.lr.tr)
 }
 
-// markParents records that n's directories exist in the flattened view.
-func markParents(n *node) {
-	for a := n.parent; a != nil && a.kind == kindNone; a = a.parent {
+// makeParents makes d and the directories above it exist, in the
+// flattened view and in the stages that hold d (of those the entry's walk
+// collected): applying layers in order, an entry's directories are made
+// for it, and stay even when a later layer hides the entry itself.
+func (t *topDown) makeParents(d *node, stages []*stage) error {
+	for a := d; a != nil && a.kind == kindNone; a = a.parent {
 		a.kind = kindImplicit
 	}
-}
-
-// writeObject writes one non-directory to each stage. The data can be read
-// once, so the second stage on copies the first one's file.
-func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header, r io.Reader) error {
-	for i, st := range stages {
-		h, name, err := t.parentOf(st, n)
-		if err != nil {
-			return err
-		}
-		var created bool
-		if i > 0 && k == kindReg {
-			created, err = t.copyFrom(t.pathOf(stages[0], n), h, name, k, hdr)
-		} else {
-			created, err = t.w.create(h, name, k, hdr, r)
-		}
-		if err != nil {
-			return err
-		}
-		if created {
-			t.onDisk[stageNode{st, n}] = struct{}{}
+	for _, st := range stages {
+		if d.beneath(st.root) {
+			if _, err := t.dirHandle(st, d); err != nil {
+				return err
+			}
 		}
 	}
-	t.holders[n.content] = append(t.holders[n.content], holder{n, n.gen})
 	return nil
 }
 
-// copyFrom creates an object like create does, reading the data from a
-// file already written (at from, relative to the temporary directory).
-func (t *topDown) copyFrom(from string, h *dirHandle, name string, k kind, hdr *tar.Header) (bool, error) {
-	f, err := t.dest.tmp.Open(from)
-	if err != nil {
-		return false, err
+// writeObject writes one non-directory to each stage: the first gets a new
+// object, the others hard links to it (see the package documentation on
+// hard links).
+func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header, r io.Reader) error {
+	if len(stages) == 0 {
+		return nil
 	}
-	defer f.Close()
-	return t.w.create(h, name, k, hdr, f)
+	h, name, err := t.parentOf(stages[0], n)
+	if err != nil {
+		return err
+	}
+	created, err := t.w.create(h, name, k, hdr, r)
+	if err != nil || !created {
+		return err
+	}
+	t.onDisk[stageNode{stages[0], n}] = struct{}{}
+	t.holders[n.content] = append(t.holders[n.content], dest{stages[0], n, n.gen})
+	return t.hardlink(n, n.content, stages[1:])
 }
 
-// hardlink links n to an object already written with the same data in
-// the same stage, or defers it until that data is read again.
+// hardlink links n in each stage to an object already written with the
+// same data, or defers it until that data is read again.
 func (t *topDown) hardlink(n *node, content pos, stages []*stage) error {
-	linked := false
 	for _, st := range stages {
-		var from *node
-		for _, h := range t.holders[content] {
-			if _, ok := t.onDisk[stageNode{st, h.n}]; ok && h.n.gen == h.gen {
-				from = h.n
+		var from *dest
+		for i, h := range t.holders[content] {
+			if _, ok := t.onDisk[stageNode{h.st, h.n}]; ok && h.n.gen == h.gen {
+				from = &t.holders[content][i]
 				break
 			}
 		}
@@ -402,14 +438,14 @@ func (t *topDown) hardlink(n *node, content pos, stages []*stage) error {
 			t.deferTo(content, dest{st, n, n.gen})
 			continue
 		}
-		if err := t.w.link(t.dest.tmp, t.pathOf(st, from), t.pathOf(st, n)); err != nil {
+		if _, _, err := t.parentOf(st, n); err != nil {
+			return err
+		}
+		if err := t.w.link(t.dest.tmp, t.pathOf(from.st, from.n), t.pathOf(st, n)); err != nil {
 			return err
 		}
 		t.onDisk[stageNode{st, n}] = struct{}{}
-		linked = true
-	}
-	if linked {
-		t.holders[content] = append(t.holders[content], holder{n, n.gen})
+		t.holders[content] = append(t.holders[content], dest{st, n, n.gen})
 	}
 	return nil
 }
@@ -526,14 +562,23 @@ func (t *topDown) selectMatches() ([]*stage, error) {
 			}
 			if st == nil {
 				st = t.addStage(sp, m.n)
+				var err error
 				m.n.walk(func(d *node) {
-					switch {
-					case d.kind == kindDir:
+					switch d.kind {
+					case kindNone:
+					case kindImplicit:
+						if err == nil {
+							_, err = t.dirHandle(st, d)
+						}
+					case kindDir:
 						t.deferTo(d.at, dest{st, d, d.gen})
-					case d.kind != kindNone && d.kind != kindImplicit:
+					default:
 						t.deferTo(d.content, dest{st, d, d.gen})
 					}
 				})
+				if err != nil {
+					return nil, err
+				}
 			}
 			out = append(out, st)
 		}
@@ -542,7 +587,7 @@ func (t *topDown) selectMatches() ([]*stage, error) {
 }
 
 // writeDeferred reads again the layers holding deferred data and writes
-// it. Destinations of one entry in one stage are hard links to each other.
+// it. The destinations of one entry are hard links to each other.
 func (t *topDown) writeDeferred() error {
 	layers := slices.Sorted(maps.Keys(t.deferred))
 	for _, i := range layers {
@@ -586,9 +631,7 @@ func (t *topDown) writeAgain(hdr *tar.Header, ds []dest, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(ds, func(a, b dest) int { return strings.Compare(a.st.dir, b.st.dir) })
-	made := map[*stage]string{}
-	var firstPath string
+	var first string
 	for _, d := range ds {
 		if d.n.gen != d.gen {
 			continue
@@ -600,33 +643,25 @@ func (t *topDown) writeAgain(hdr *tar.Header, ds []dest, r io.Reader) error {
 			}
 			continue
 		}
-		p := t.pathOf(d.st, d.n)
-		if from, ok := made[d.st]; ok {
-			if err := t.w.link(t.dest.tmp, from, p); err != nil {
-				return err
-			}
-			t.onDisk[stageNode{d.st, d.n}] = struct{}{}
-			continue
-		}
 		h, name, err := t.parentOf(d.st, d.n)
 		if err != nil {
 			return err
 		}
-		var created bool
-		if firstPath != "" && e.kind == kindReg {
-			created, err = t.copyFrom(firstPath, h, name, e.kind, hdr)
+		p := t.pathOf(d.st, d.n)
+		if first != "" {
+			err = t.w.link(t.dest.tmp, first, p)
 		} else {
+			var created bool
 			created, err = t.w.create(h, name, e.kind, hdr, r)
+			if created {
+				first = p
+			}
 		}
 		if err != nil {
 			return err
 		}
-		if created {
+		if first != "" {
 			t.onDisk[stageNode{d.st, d.n}] = struct{}{}
-			made[d.st] = p
-			if firstPath == "" {
-				firstPath = p
-			}
 		}
 	}
 	return nil

@@ -12,8 +12,8 @@ import (
 type pos uint64
 
 func mkpos(layer, seq int) pos { return pos(uint64(layer+1)<<40 | uint64(seq)) }
-func (p pos) layer() int     { return int(p>>40) - 1 }
-func (p pos) seq() int       { return int(p & (1<<40 - 1)) }
+func (p pos) layer() int       { return int(p>>40) - 1 }
+func (p pos) seq() int         { return int(p & (1<<40 - 1)) }
 
 // earliest returns the earlier of two positions, treating zero as none.
 func earliest(a, b pos) pos {
