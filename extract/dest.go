@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // destination is DEST and the temporary directory the extraction is built
@@ -128,14 +129,10 @@ type finalDir struct {
 func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
 	tmp := d.tmp
 	var made []string // directories made for DESTDIRs, relative to out
+	// mkdirs makes out and the directories rel names in it.
 	mkdirs := func(rel string) error {
-		if rel == "." {
-			return nil
-		}
-		if _, err := tmp.Lstat("out"); errors.Is(err, fs.ErrNotExist) {
-			if err := tmp.Mkdir("out", 0o700); err != nil {
-				return err
-			}
+		if err := tmp.Mkdir("out", 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
 		}
 		p := "out"
 		for _, elem := range splitPath(rel) {
@@ -145,7 +142,11 @@ func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
 				continue
 			}
 			if err == nil {
-				return fmt.Errorf("%s: two --path sources want this as a directory and as a file", strings.TrimPrefix(p, "out/"))
+				// An earlier --path source put a file where a later one's
+				// DESTDIR is: the later one wins, as it does for files.
+				if err := removeTree(tmp, p); err != nil {
+					return err
+				}
 			}
 			if err := tmp.Mkdir(p, 0o700); err != nil {
 				return err
@@ -167,9 +168,11 @@ func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
 			rel = path.Join(rel, path.Base(st.rootPath))
 		}
 		target := path.Join("out", rel)
-		if _, err := tmp.Lstat(target); errors.Is(err, fs.ErrNotExist) {
-			if err := mkdirs(path.Dir(rel)); err != nil {
-				return err
+		if _, err := tmp.Lstat(target); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			if target != "out" {
+				if err := mkdirs(path.Dir(rel)); err != nil {
+					return err
+				}
 			}
 			if err := tmp.Rename(src, target); err != nil {
 				return err

@@ -20,13 +20,16 @@ import (
 // of directories, symlinks replaced by directories, writes through
 // symlinks, hard links to replaced files, duplicates.
 func TestEnginesAgreeOnRandomImages(t *testing.T) {
-	n := 400
+	n, stream := 400, uint64(7)
 	if s := os.Getenv("EXTRACT_RANDOM_IMAGES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
+	if s := os.Getenv("EXTRACT_RANDOM_STREAM"); s != "" {
+		stream, _ = strconv.ParseUint(s, 10, 64)
+	}
 	var topDown, fellBack, failed int
 	for seed := range n {
-		r := rand.New(rand.NewPCG(uint64(seed), 7))
+		r := rand.New(rand.NewPCG(uint64(seed), stream))
 		ls := randomImage(t, r)
 		var opts Options
 		if r.IntN(3) == 0 {

@@ -131,14 +131,14 @@ func mkLayer(t testing.TB, mediaType string, entries ...te) *memLayer {
 	t.Helper()
 	raw := tarBytes(t, entries)
 	var data []byte
-	switch mediaType {
-	case mtGzip, "application/vnd.docker.image.rootfs.diff.tar.gzip":
+	switch {
+	case strings.HasSuffix(mediaType, "gzip"):
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		zw.Write(raw)
 		zw.Close()
 		data = buf.Bytes()
-	case mtZstd:
+	case strings.HasSuffix(mediaType, "zstd"):
 		zw, _ := zstd.NewWriter(nil)
 		data = zw.EncodeAll(raw, nil)
 	default:
@@ -185,7 +185,7 @@ func mustExtract(t *testing.T, e engine, ls []Layer, opts Options) (string, Resu
 // modification time and owner. Hard links show as "=>first-name".
 type snapOpts struct {
 	times, dirTimes, owners, xattrs bool
-	skip                  string // a path (relative) not to describe
+	skip                            string // a path (relative) not to describe
 }
 
 func snapshot(t testing.TB, root string, o snapOpts) map[string]string {

@@ -293,8 +293,8 @@ func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) erro
 		}
 		t.onDisk[stageNode{st, n}] = struct{}{}
 	}
-	if count {
-		t.w.files++
+	if count && !(n == st.root && st.spec.contents) {
+		t.w.files++ // (the root of a "/." copy is not copied itself)
 	}
 	if err := t.w.dirOwner(h, name, hdr); err != nil {
 		return err
