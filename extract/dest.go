@@ -259,22 +259,58 @@ func finalDirs(o *output, made []string) []finalDir {
 }
 
 // applyDirs sets directory modes and times, deepest first so that a
-// read-only parent does not stop us from reaching its children.
+// read-only parent does not stop us from reaching its children. Each
+// change goes through the parent's open directory: deep trees would
+// otherwise cost a walk from the top for every directory.
 func applyDirs(r *os.Root, prefix string, dirs []finalDir) error {
 	slices.SortStableFunc(dirs, func(a, b finalDir) int {
 		return strings.Count(b.rel, "/") - strings.Count(a.rel, "/")
 	})
+	top, err := r.OpenRoot(prefix)
+	if err != nil {
+		return err
+	}
+	th, err := newHandle(top)
+	if err != nil {
+		return err
+	}
+	defer th.close()
+	var cache handleCache
+	defer cache.closeAll()
+	var open func(p string) (*dirHandle, error)
+	open = func(p string) (*dirHandle, error) {
+		if p == "." {
+			return th, nil
+		}
+		k := handleKey{path: p}
+		if h := cache.get(k); h != nil {
+			return h, nil
+		}
+		ph, err := open(path.Dir(p))
+		if err != nil {
+			return nil, err
+		}
+		h, err := ph.sub(path.Base(p))
+		if err != nil {
+			return nil, err
+		}
+		cache.put(k, h)
+		return h, nil
+	}
 	for _, fd := range dirs {
-		p := path.Join(prefix, fd.rel)
-		fi, err := r.Lstat(p)
-		if err != nil || !fi.IsDir() {
+		h, err := open(path.Dir(fd.rel))
+		if err != nil {
 			continue // replaced by a later --path source
 		}
-		if err := r.Chmod(p, fd.m.mode); err != nil {
+		name := path.Base(fd.rel)
+		if fi, err := h.root.Lstat(name); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := h.root.Chmod(name, fd.m.mode); err != nil {
 			return err
 		}
 		if !fd.m.implicit {
-			if err := r.Chtimes(p, fd.m.atime, fd.m.mtime); err != nil {
+			if err := utimes(h, name, fd.m.atime, fd.m.mtime); err != nil {
 				return err
 			}
 		}

@@ -91,17 +91,19 @@ func (x *extraction) topDown() (*output, error) {
 		return nil, err
 	}
 	out := &output{stages: stages, engine: "top-down"}
-	used := map[*stage]bool{}
-	for _, st := range stages {
-		used[st] = true
+	order := map[*stage]int{}
+	for i, st := range stages {
+		order[st] = i + 1
 	}
 	for _, d := range t.dirs {
-		if used[d.st] && d.n.gen == d.gen {
+		if order[d.st] > 0 && d.n.gen == d.gen {
 			m := d.m
 			m.st, m.rel = d.st, d.n.rel(d.st.root)
 			out.dirs = append(out.dirs, m)
 		}
 	}
+	// finish lets a later stage's directories win, as its files do.
+	slices.SortStableFunc(out.dirs, func(a, b dirMeta) int { return order[a.st] - order[b.st] })
 	return out, nil
 }
 
