@@ -30,6 +30,19 @@ func classify(host, what string, err error) error {
 			return fmt.Errorf("%s: %w in the registry (%v)", what, ErrNotFound, err)
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden || hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
 			return fmt.Errorf("%s: %s: %w (%v); check the credentials for %s: run `docker login %s` or `podman login %s`, or pass --authfile", what, host, ErrUnauthorized, err, host, host, host)
+		case retryStatus[te.StatusCode]:
+			// retryTransport hands such a status on only when every
+			// attempt got it. transport.Error's own text would send the
+			// user to "use GET for details" after a HEAD.
+			msg := fmt.Sprintf("%s: registry %s keeps failing: %d %s on every attempt", what, host, te.StatusCode, http.StatusText(te.StatusCode))
+			if te.Request != nil {
+				// The path only: a redirect's query may be signed.
+				msg += fmt.Sprintf(" to %s %s", te.Request.Method, te.Request.URL.Path)
+			}
+			for _, d := range te.Errors {
+				msg += fmt.Sprintf(" (%s)", d.String())
+			}
+			return errors.New(msg + "; try again later")
 		}
 	}
 	var oe *net.OpError

@@ -220,6 +220,7 @@ func expectPulled(t *testing.T, r freshpull.Result, out cmdResult, want v1.Hash)
 
 func expectFailed(t *testing.T, r freshpull.Result, out cmdResult, mentions ...string) {
 	t.Helper()
+	t.Logf("error: %s", r.Error)
 	if out.code != 1 || r.Action != "" || r.Error == "" {
 		t.Errorf("exit %d, action %q, error %q; want exit 1 with an error", out.code, r.Action, r.Error)
 	}
@@ -232,6 +233,7 @@ func expectFailed(t *testing.T, r freshpull.Result, out cmdResult, mentions ...s
 
 func expectFallback(t *testing.T, r freshpull.Result, out cmdResult, local v1.Hash) {
 	t.Helper()
+	t.Logf("warning: %s", r.Warning)
 	if out.code != 0 || r.Action != "local-fallback" || r.Digest != local.String() || r.Warning == "" {
 		t.Errorf("exit %d, %s %s (warning %q, error %q); want local-fallback to %s with a warning", out.code, r.Action, r.Digest, r.Warning, r.Error, local)
 	}
@@ -420,7 +422,7 @@ func TestFaultPermanent(t *testing.T) {
 				if len(args) == 0 {
 					expectFallback(t, r, out, d)
 				} else {
-					expectFailed(t, r, out, p.Host+"/"+repo+":1", fmt.Sprint(code))
+					expectFailed(t, r, out, p.Host+"/"+repo+":1", fmt.Sprint(code), "try again later")
 				}
 				if n := p.Count("HEAD", faultproxy.ManifestsByTag); n != 5 {
 					t.Errorf("%d HEADs, want 1 before the fault and 4 attempts:\n%s", n, p)
@@ -447,7 +449,7 @@ func TestFaultPermanent(t *testing.T) {
 			run := startPull(t, storeDir, "--policy", "always", p.Host+"/m502:1")
 			return func(t *testing.T) {
 				r, out := run.wait(t)
-				expectFailed(t, r, out, moved.String(), "502")
+				expectFailed(t, r, out, moved.String(), "502", "try again later")
 				if n := p.Count("GET", faultproxy.Digest(moved)); n != 4 {
 					t.Errorf("manifest GET %d times, want 4 attempts:\n%s", n, p)
 				}
@@ -463,7 +465,7 @@ func TestFaultPermanent(t *testing.T) {
 			run := startPull(t, storeDir, "--policy", "missing", p.Host+"/b503:1")
 			return func(t *testing.T) {
 				r, out := run.wait(t)
-				expectFailed(t, r, out, l.String(), "503")
+				expectFailed(t, r, out, l.String(), "503", "try again later")
 				if n := p.Count("GET", faultproxy.Digest(l)); n != 4 {
 					t.Errorf("layer GET %d times, want 4 attempts:\n%s", n, p)
 				}
@@ -653,6 +655,22 @@ func TestFaultNoAnswer(t *testing.T) {
 				r, out := run.wait(t)
 				expectFailed(t, r, out, l.String(), "timeout")
 				checkNothingOf(t, storeDir, state, l.String())
+			}
+		}},
+		{"manifest body stalls, tag moved", func(t *testing.T) func(*testing.T) {
+			img := testregistry.Image(t, 1, 1024, host)
+			old := testregistry.Push(t, reg.Ref("stalled:1"), img)
+			p := faultproxy.Start(t, reg.Host)
+			storeDir := t.TempDir()
+			prePull(t, storeDir, p.Host+"/stalled:1", old)
+			state := snapshot(t, storeDir)
+			moved := testregistry.Push(t, reg.Ref("stalled:1"), testregistry.Image(t, 1, 1024, host))
+			p.Add(faultproxy.Rule{Method: "GET", Path: faultproxy.Digest(moved), Fault: faultproxy.Stall(100)})
+			run := startPull(t, storeDir, "--timeout", "1s", p.Host+"/stalled:1")
+			return func(t *testing.T) {
+				r, out := run.wait(t)
+				expectFailed(t, r, out, moved.String(), "timeout")
+				checkUnchanged(t, storeDir, state)
 			}
 		}},
 		{"slow but within --timeout", func(t *testing.T) func(*testing.T) {
