@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // destination is DEST and the temporary directory the extraction is built
@@ -38,6 +39,10 @@ type destination struct {
 	wasFull bool // DEST held entries before
 	tmpName string
 	tmp     *os.Root
+	// times of an existing DEST, put back if the extraction fails: our
+	// temporary directory inside it must leave no trace.
+	atime, mtime time.Time
+	finished     bool
 }
 
 const tmpPrefix = ".freshpull-extract-"
@@ -70,6 +75,11 @@ func openDest(dest string, force bool) (*destination, error) {
 			return nil, err
 		}
 		d.inside, d.wasFull = true, full
+		d.mtime = fi.ModTime()
+		d.atime = d.mtime
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			d.atime = time.Unix(st.Atim.Unix())
+		}
 	case errors.Is(err, fs.ErrNotExist):
 		parent := filepath.Dir(abs)
 		if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -114,6 +124,9 @@ func (d *destination) cleanup() {
 	if d.tmp != nil {
 		d.tmp.Close()
 		_ = removeTree(d.base, d.tmpName)
+	}
+	if d.inside && !d.finished {
+		_ = d.base.Chtimes(".", d.atime, d.mtime)
 	}
 	d.base.Close()
 }
@@ -209,6 +222,7 @@ func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
 		}
 		return nil
 	}
+	d.finished = true // from here on, DEST has changed
 	placed, err := placeChildren(d.base, d.tmpName+"/out", ".", d.tmpName)
 	if err != nil {
 		if !d.wasFull {

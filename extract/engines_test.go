@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,7 +37,14 @@ func TestEnginesAgreeOnRandomImages(t *testing.T) {
 			opts.Paths = []PathSpec{randomSpec(r)}
 		}
 		want, wantErr := runSnap(t, engineBottomUp, ls, opts)
-		got, gotErr := runSnap(t, engineAuto, ls, opts)
+		got, gotErr := func() (_ snapResult, err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("seed %d, %v: panic: %v\n%s\n%s", seed, opts.Paths, p, debug.Stack(), describe(ls))
+				}
+			}()
+			return runSnap(t, engineAuto, ls, opts)
+		}()
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("seed %d, %v: bottom-up error %v, auto error %v\n%s", seed, opts.Paths, wantErr, gotErr, describe(ls))
 		}

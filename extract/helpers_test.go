@@ -225,7 +225,10 @@ func snapshot(t testing.TB, root string, o snapOpts) map[string]string {
 				desc = "=>" + first
 			} else {
 				b, _ := os.ReadFile(p)
-				desc = fmt.Sprintf("reg %s %q", special, truncate(string(b), 64))
+				desc = fmt.Sprintf("reg %s %q", special, b)
+				if len(b) > 64 {
+					desc = fmt.Sprintf("reg %s %d bytes sha256:%x", special, len(b), sha256.Sum256(b))
+				}
 				inodes[st.Ino] = rel
 			}
 		case m&fs.ModeNamedPipe != 0:

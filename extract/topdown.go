@@ -566,13 +566,13 @@ func (t *topDown) selectMatches() ([]*stage, error) {
 				st = t.addStage(sp, m.n)
 				var err error
 				m.n.walk(func(d *node) {
-					switch d.kind {
-					case kindNone:
-					case kindImplicit:
+					switch {
+					case d.kind == kindNone:
+					case d.kind == kindImplicit, d == t.root:
 						if err == nil {
 							_, err = t.dirHandle(st, d)
 						}
-					case kindDir:
+					case d.kind == kindDir:
 						t.deferTo(d.at, dest{st, d, d.gen})
 					default:
 						t.deferTo(d.content, dest{st, d, d.gen})
