@@ -77,6 +77,13 @@ func startPull(t *testing.T, storeDir string, args ...string) *running {
 		close(r.killed)
 		r.cmd.Process.Kill()
 	})
+	// A test that stops before waiting leaves no process behind.
+	t.Cleanup(func() {
+		if r.timer.Stop() {
+			r.cmd.Process.Kill()
+			r.cmd.Wait()
+		}
+	})
 	return r
 }
 
@@ -372,11 +379,11 @@ func TestFaultRateLimited(t *testing.T) {
 	prePull(t, storeDir, ref, d)
 	p.Add(faultproxy.Rule{Path: faultproxy.Manifests, Fault: faultproxy.RetryAfter(429, 3600)})
 	state := snapshot(t, storeDir)
-	for _, args := range [][]string{{ref}, {"--strict", ref}, {"--policy", "always", ref}} {
-		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+	for _, args := range [][]string{{"--policy", "newer"}, {"--strict"}, {"--policy", "always"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			before := p.Count("", faultproxy.Manifests)
-			r, out := startPull(t, storeDir, args...).wait(t)
-			if len(args) == 1 {
+			r, out := startPull(t, storeDir, append(args, ref)...).wait(t)
+			if args[0] == "--policy" && args[1] == "newer" {
 				expectFallback(t, r, out, d)
 				if !strings.Contains(r.Warning, "429") {
 					t.Errorf("warning %q does not say the registry answered 429", r.Warning)
