@@ -37,14 +37,11 @@ func Pin(ctx context.Context, paths []string, opts Options, popts PinOptions) (*
 // platform.
 func RegistryResolver(opts Options) dockerfile.Resolver {
 	return dockerfile.ResolverFunc(func(ctx context.Context, ref reference.Reference) (digest.Digest, error) {
-		if opts.Registry == nil {
-			return "", fmt.Errorf("resolve %s: no registry client configured", ref)
-		}
-		repo, err := opts.Registry.Repository(ctx, ref)
+		src, err := newSource(opts.Registry, ref, opts.logger())
 		if err != nil {
 			return "", fmt.Errorf("resolve %s: %w", ref, err)
 		}
-		r, err := repo.Resolve(ctx, ref)
+		r, _, err := src.resolve(ctx)
 		if err != nil {
 			return "", fmt.Errorf("resolve %s: %w", ref, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/freshpull/freshpull/policy"
 	"github.com/freshpull/freshpull/reference"
+	"github.com/freshpull/freshpull/registries"
 	"github.com/freshpull/freshpull/registry"
 	"github.com/freshpull/freshpull/store"
 	"github.com/opencontainers/go-digest"
@@ -93,6 +94,9 @@ type Result struct {
 	BlobsFetched int    `json:"blobsFetched"`
 	BlobsReused  int    `json:"blobsReused"`
 	BytesFetched int64  `json:"bytesFetched"`
+	// Source is the repository, at a mirror or the primary location, that
+	// served the content, or that answered the registry check.
+	Source string `json:"source,omitempty"`
 	// Warning is set when the user must know something, such as a
 	// fallback to a local copy that may be stale.
 	Warning string `json:"warning,omitempty"`
@@ -177,16 +181,18 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		Strict: opts.Strict,
 	}
 	decision := policy.Decide(facts)
-	var repo *registry.Repository
+	var src *source
 	var resolved registry.Resolved
 	if decision.Action == policy.AskRegistry {
-		if opts.Registry == nil {
-			return fmt.Errorf("pull %s: no registry client configured", res.Canonical)
+		src, err = newSource(opts.Registry, target, log)
+		if err != nil {
+			return fmt.Errorf("pull %s: %w", res.Canonical, err)
 		}
-		repo, err = opts.Registry.Repository(ctx, target)
+		// The one and only resolution of the tag in this pull.
+		var at registries.Endpoint
+		resolved, at, err = src.resolve(ctx)
 		if err == nil {
-			// The one and only resolution of the tag in this pull.
-			resolved, err = repo.Resolve(ctx, target)
+			res.Source = at.Ref.Repository()
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("pull %s: %w", res.Canonical, ctx.Err())
@@ -212,7 +218,10 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		}
 		return nil
 	case policy.Pull:
-		e, err := fetch(ctx, opts, repo, target, resolved, platform, res)
+		e, err := fetch(ctx, opts, src, target, resolved, platform, res)
+		if served := src.servedBy(); served != "" {
+			res.Source = served
+		}
 		if err != nil {
 			return fmt.Errorf("pull %s: %w", res.Canonical, err)
 		}
@@ -257,13 +266,13 @@ func lookup(s *store.Store, ref reference.Reference, platform ocispec.Platform) 
 // index or manifest with digest resolved.Descriptor.Digest, the platform's
 // manifest chosen from it, and every blob not yet in the store. The entry is
 // written last.
-func fetch(ctx context.Context, opts Options, repo *registry.Repository, target reference.Reference, resolved registry.Resolved, platform ocispec.Platform, res *Result) (store.Entry, error) {
+func fetch(ctx context.Context, opts Options, src *source, target reference.Reference, resolved registry.Resolved, platform ocispec.Platform, res *Result) (store.Entry, error) {
 	st := opts.Store
 	top := resolved.Descriptor
 	topBytes := resolved.Manifest
 	var err error
 	if topBytes == nil {
-		topBytes, err = manifestBytes(ctx, st, repo, top)
+		topBytes, err = manifestBytes(ctx, st, src, top)
 		if err != nil {
 			return store.Entry{}, err
 		}
@@ -287,7 +296,7 @@ func fetch(ctx context.Context, opts Options, repo *registry.Repository, target 
 		}
 		manifestDesc = ocispec.Descriptor{MediaType: child.MediaType, Digest: child.Digest, Size: child.Size}
 		indexPlatform = child.Platform
-		manifestRaw, err = manifestBytes(ctx, st, repo, manifestDesc)
+		manifestRaw, err = manifestBytes(ctx, st, src, manifestDesc)
 		if err != nil {
 			return store.Entry{}, err
 		}
@@ -307,7 +316,7 @@ func fetch(ctx context.Context, opts Options, repo *registry.Repository, target 
 	}
 
 	blobs := append([]ocispec.Descriptor{m.Config}, m.Layers...)
-	if err := fetchBlobs(ctx, opts, repo, target, blobs, res); err != nil {
+	if err := fetchBlobs(ctx, opts, src, target, blobs, res); err != nil {
 		return store.Entry{}, err
 	}
 	imagePlatform, err := configPlatform(st, m.Config, indexPlatform)
@@ -343,20 +352,19 @@ func fetch(ctx context.Context, opts Options, repo *registry.Repository, target 
 // manifestBytes reads a manifest or index by digest, from the store when it
 // is there (no request at all), else from the registry. Both paths verify
 // the bytes against the digest.
-func manifestBytes(ctx context.Context, st *store.Store, repo *registry.Repository, desc ocispec.Descriptor) ([]byte, error) {
+func manifestBytes(ctx context.Context, st *store.Store, src *source, desc ocispec.Descriptor) ([]byte, error) {
 	if st.HasBlob(desc) {
 		if b, err := st.ReadBlob(desc); err == nil {
 			return b, nil
 		}
 	}
-	if repo == nil {
+	if src == nil {
 		return nil, fmt.Errorf("%s: not in the store and no registry to fetch it from", desc.Digest)
 	}
-	b, _, err := repo.Manifest(ctx, desc.Digest)
-	return b, err
+	return src.manifest(ctx, desc.Digest)
 }
 
-func fetchBlobs(ctx context.Context, opts Options, repo *registry.Repository, target reference.Reference, blobs []ocispec.Descriptor, res *Result) error {
+func fetchBlobs(ctx context.Context, opts Options, src *source, target reference.Reference, blobs []ocispec.Descriptor, res *Result) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -382,7 +390,7 @@ func fetchBlobs(ctx context.Context, opts Options, repo *registry.Repository, ta
 					started = true
 					opts.Progress.Start(target.String(), desc)
 				}
-				rc, start, err := repo.Blob(ctx, desc.Digest, offset)
+				rc, start, err := src.blob(ctx, desc.Digest, offset)
 				if err != nil {
 					return nil, 0, err
 				}

@@ -50,11 +50,11 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 	}
 	target := ref.WithDefaultTag()
 	res.Canonical = target.String()
-	repo, err := opts.Registry.Repository(ctx, target)
+	src, err := newSource(opts.Registry, target, opts.logger())
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", res.Canonical, err)
 	}
-	r, err := repo.Resolve(ctx, target)
+	r, _, err := src.resolve(ctx)
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", res.Canonical, err)
 	}
@@ -62,7 +62,7 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 	body := r.Manifest
 	if isIndex(r.Descriptor.MediaType) || r.Descriptor.MediaType == "" {
 		if body == nil {
-			if body, _, err = repo.Manifest(ctx, r.Descriptor.Digest); err != nil {
+			if body, err = src.manifest(ctx, r.Descriptor.Digest); err != nil {
 				return fmt.Errorf("resolve %s: %w", res.Canonical, err)
 			}
 		}

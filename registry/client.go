@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/freshpull/freshpull/reference"
+	"github.com/freshpull/freshpull/registries"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -32,8 +32,9 @@ const DefaultTimeout = 30 * time.Second
 type Options struct {
 	// Keychain finds credentials; nil means authn.DefaultKeychain.
 	Keychain authn.Keychain
-	// Insecure lists registries (host or host:port) spoken to over plain
-	// HTTP. localhost and loopback addresses always are.
+	// Insecure lists registries (host or host:port) that may be spoken to
+	// over plain HTTP or with unverified certificates. localhost and
+	// loopback addresses always may use plain HTTP.
 	Insecure []string
 	// Timeout bounds connecting, waiting for response headers, and each
 	// wait for more of a response body (not the transfer of a large body
@@ -49,6 +50,13 @@ type Options struct {
 	Logger *slog.Logger
 	// RetryBase is the first backoff between retries; zero means 500ms.
 	RetryBase time.Duration
+	// TLS says where CA and client certificates come from (certs.d, or
+	// --cert-dir) and whether to verify certificates at all.
+	TLS registries.TLSOptions
+	// Routes is the registries.conf configuration: mirrors, rewritten
+	// locations, insecure and blocked registries. Nil routes every
+	// reference to itself.
+	Routes *registries.Config
 }
 
 // Client speaks to registries. It is safe for concurrent use and caches one
@@ -58,6 +66,9 @@ type Client struct {
 	base  http.RoundTripper
 	mu    sync.Mutex
 	repos map[string]*repoEntry
+	// insecureHosts are hosts registries.conf marks insecure: plain HTTP
+	// allowed and certificates not verified.
+	insecureHosts map[string]bool
 }
 
 type repoEntry struct {
@@ -80,16 +91,10 @@ func New(opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	c := &Client{opts: opts, repos: map[string]*repoEntry{}, insecureHosts: map[string]bool{}}
 	base := opts.Transport
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.DialContext = (&net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}).DialContext
-		t.TLSHandshakeTimeout = opts.Timeout
-		t.ResponseHeaderTimeout = opts.Timeout
-		// Blobs of one image come from one host: keep enough idle
-		// connections for every parallel download to reuse one.
-		t.MaxIdleConnsPerHost = 16
-		base = t
+		base = &hostTransport{timeout: opts.Timeout, tls: opts.TLS, skip: c.insecure, hosts: map[string]*hostEntry{}}
 	}
 	base = &stallTransport{inner: base, timeout: opts.Timeout}
 	base = &logTransport{inner: base, log: opts.Logger}
@@ -97,7 +102,8 @@ func New(opts Options) *Client {
 	if opts.UserAgent != "" {
 		base = transport.NewUserAgent(base, opts.UserAgent)
 	}
-	return &Client{opts: opts, base: base, repos: map[string]*repoEntry{}}
+	c.base = base
+	return c
 }
 
 func (c *Client) insecure(host string) bool {
@@ -106,7 +112,31 @@ func (c *Client) insecure(host string) bool {
 			return true
 		}
 	}
-	return false
+	return c.isInsecureHost(host)
+}
+
+func (c *Client) isInsecureHost(host string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.insecureHosts[strings.ToLower(host)]
+}
+
+// Route says where ref may be pulled from: the primary location and the
+// mirrors registries.conf names, or an error wrapping
+// registries.ErrBlocked.
+func (c *Client) Route(ref reference.Reference) (registries.Route, error) {
+	return c.opts.Routes.Route(ref.WithDefaultTag())
+}
+
+// Endpoint returns the handle for one endpoint of a route, honouring its
+// insecure flag.
+func (c *Client) Endpoint(ctx context.Context, ep registries.Endpoint) (*Repository, error) {
+	if ep.Insecure {
+		c.mu.Lock()
+		c.insecureHosts[strings.ToLower(ep.Ref.Domain())] = true
+		c.mu.Unlock()
+	}
+	return c.Repository(ctx, ep.Ref)
 }
 
 // Repository returns the handle for a repository ("docker.io/library/ubuntu"),
@@ -134,7 +164,7 @@ func (c *Client) Repository(ctx context.Context, ref reference.Reference) (*Repo
 
 func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Repository, error) {
 	var nopts []name.Option
-	if c.insecure(ref.Domain()) {
+	if c.insecure(ref.Domain()) || c.opts.TLS.SkipVerify {
 		nopts = append(nopts, name.Insecure)
 	}
 	repo, err := name.NewRepository(ref.Repository(), nopts...)

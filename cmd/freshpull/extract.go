@@ -48,7 +48,7 @@ not in the image exits 3.`,
 				}
 				specs = append(specs, ps)
 			}
-			opts, err := g.options()
+			opts, err := g.options(args[:1])
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/freshpull/freshpull/internal/localregistry"
 	"os"
 	"os/exec"
 	"testing"
@@ -44,4 +45,10 @@ func readDir(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// localRegistryProxy configures a distribution registry as a pull-through
+// cache of remote.
+func localRegistryProxy(remote string) localregistry.Config {
+	return localregistry.Config{Top: "proxy:\n  remoteurl: " + remote + "\n"}
 }

@@ -42,7 +42,13 @@ type cmdResult struct {
 // env isolates a test from the machine's credentials and stores.
 func testEnv(t *testing.T) []string {
 	home := t.TempDir()
+	// No mirrors or blocked registries from the machine's registries.conf.
+	conf := filepath.Join(home, "registries.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return append(os.Environ(),
+		"CONTAINERS_REGISTRIES_CONF="+conf,
 		"HOME="+home,
 		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),

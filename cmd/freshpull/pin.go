@@ -59,7 +59,7 @@ builds on every platform.`,
 				}
 				bargs[k] = v
 			}
-			reg, err := g.registryClient()
+			reg, err := g.registryClient(nil)
 			if err != nil {
 				return err
 			}

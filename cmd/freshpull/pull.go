@@ -27,7 +27,7 @@ makes that an error.`,
   freshpull pull registry.example.com/app:1.4@sha256:…   # the digest wins`,
 		Args: minArgs(1, "image reference"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := g.options()
+			opts, err := g.options(args)
 			if err != nil {
 				return err
 			}

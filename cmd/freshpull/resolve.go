@@ -22,7 +22,7 @@ named too (one more request, by digest).`,
 			if err != nil {
 				return err
 			}
-			reg, err := g.registryClient()
+			reg, err := g.registryClient(args)
 			if err != nil {
 				return err
 			}

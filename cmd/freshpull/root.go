@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/freshpull/freshpull"
+	"github.com/freshpull/freshpull/reference"
+	"github.com/freshpull/freshpull/registries"
 	"github.com/freshpull/freshpull/registry"
 	"github.com/freshpull/freshpull/store"
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // Exit codes.
@@ -39,10 +42,15 @@ type globals struct {
 	authfile  string
 	logLevel  string
 	timeout   time.Duration
-	stdout    io.Writer
-	stderr    io.Writer
-	stderrTTY bool
-	log       *slog.Logger
+	creds     string
+	tlsVerify bool
+	certDir   string
+	// registriesConf is --registries-conf.
+	registriesConf string
+	stdout         io.Writer
+	stderr         io.Writer
+	stderrTTY      bool
+	log            *slog.Logger
 }
 
 // usageError marks errors that exit 2.
@@ -124,9 +132,13 @@ Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only results; no progress")
 	pf.StringVar(&g.platform, "platform", "", "platform os/arch[/variant] (default: this machine's)")
 	pf.StringArrayVar(&g.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain HTTP (repeatable; localhost and 127.0.0.1 always are)")
-	pf.StringVar(&g.authfile, "authfile", "", "credentials file (docker config.json or containers auth.json format), tried before the default ones")
+	pf.StringVar(&g.authfile, "authfile", "", "credentials file (containers auth.json or docker config.json format), used instead of $REGISTRY_AUTH_FILE and $XDG_RUNTIME_DIR/containers/auth.json")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: error, warn, info, debug")
-	pf.DurationVar(&g.timeout, "timeout", registry.DefaultTimeout, "how long to wait for a registry to connect and start answering")
+	pf.DurationVar(&g.timeout, "timeout", registry.DefaultTimeout, "how long to wait for a registry to connect, start answering, or send more of an answer")
+	pf.StringVar(&g.creds, "creds", "", "credentials USER[:PASSWORD] for the registries of the references given (the password is asked for on the terminal when omitted)")
+	pf.BoolVar(&g.tlsVerify, "tls-verify", true, "verify registries' TLS certificates (--tls-verify=false for one-off use; prints a warning)")
+	pf.StringVar(&g.certDir, "cert-dir", "", "directory of *.crt CA certificates and *.cert/*.key client certificates, used instead of /etc/containers/certs.d and /etc/docker/certs.d")
+	pf.StringVar(&g.registriesConf, "registries-conf", "", "registries.conf file (mirrors, locations, insecure and blocked registries), used instead of $CONTAINERS_REGISTRIES_CONF and /etc/containers/registries.conf(.d)")
 	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
@@ -194,14 +206,31 @@ func (g *globals) platformValue() (ocispec.Platform, error) {
 	return freshpull.ParsePlatform(g.platform)
 }
 
-func (g *globals) registryClient() (*registry.Client, error) {
-	var kc authn.Keychain = authn.DefaultKeychain
-	if g.authfile != "" {
-		fkc, err := registry.FileKeychain(g.authfile)
+// registryClient builds the registry client from the global flags. refs are
+// the references the command works on: --creds are given to their
+// registries only (nil: to every registry, for pin, whose references are in
+// files).
+func (g *globals) registryClient(refs []string) (*registry.Client, error) {
+	routes, err := registries.Load(registries.LoadOptions{Path: g.registriesConf})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range routes.Warnings() {
+		g.log.Warn(w)
+	}
+	kc, err := registry.Keychain(registry.KeychainOptions{AuthFile: g.authfile})
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if g.creds != "" {
+		user, password, err := g.credentials()
 		if err != nil {
-			return nil, &usageError{err}
+			return nil, err
 		}
-		kc = authn.NewMultiKeychain(fkc, authn.DefaultKeychain)
+		kc = authn.NewMultiKeychain(registry.CredsKeychain(credsHosts(routes, refs), user, password), kc)
+	}
+	if !g.tlsVerify {
+		fmt.Fprintln(g.stderr, "warning: TLS certificate verification is off (--tls-verify=false): anyone on the network path can impersonate the registry")
 	}
 	return registry.New(registry.Options{
 		Keychain:  kc,
@@ -209,11 +238,55 @@ func (g *globals) registryClient() (*registry.Client, error) {
 		Timeout:   g.timeout,
 		UserAgent: "freshpull/" + version(),
 		Logger:    g.log,
+		TLS:       registries.TLSOptions{CertDir: g.certDir, SkipVerify: !g.tlsVerify},
+		Routes:    routes,
 	}), nil
 }
 
+// credentials splits --creds USER[:PASSWORD], asking for the password on
+// the terminal, without echo, when it is not given.
+func (g *globals) credentials() (user, password string, err error) {
+	user, password, ok := strings.Cut(g.creds, ":")
+	if user == "" {
+		return "", "", &usageError{fmt.Errorf("--creds: want USER[:PASSWORD]")}
+	}
+	if ok {
+		return user, password, nil
+	}
+	if !isTerminal(os.Stdin) {
+		return "", "", &usageError{fmt.Errorf("--creds %s: no password given and standard input is not a terminal to ask for one; use --creds USER:PASSWORD or --authfile", user)}
+	}
+	fmt.Fprintf(g.stderr, "Password for %s: ", user)
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(g.stderr)
+	if err != nil {
+		return "", "", fmt.Errorf("--creds: read password: %w", err)
+	}
+	return user, string(b), nil
+}
+
+// credsHosts lists the registries --creds are for: those of refs and their
+// primary locations in registries.conf. nil means every registry.
+func credsHosts(routes *registries.Config, refs []string) []string {
+	if refs == nil {
+		return nil
+	}
+	hosts := []string{}
+	for _, s := range refs {
+		r, err := reference.Parse(s)
+		if err != nil {
+			continue
+		}
+		hosts = append(hosts, r.Domain())
+		if route, err := routes.Route(r.WithDefaultTag()); err == nil {
+			hosts = append(hosts, route.Primary.Ref.Domain())
+		}
+	}
+	return hosts
+}
+
 // options builds the operations' options from the global flags.
-func (g *globals) options() (freshpull.Options, error) {
+func (g *globals) options(refs []string) (freshpull.Options, error) {
 	st, err := g.openStore()
 	if err != nil {
 		return freshpull.Options{}, err
@@ -222,7 +295,7 @@ func (g *globals) options() (freshpull.Options, error) {
 	if err != nil {
 		return freshpull.Options{}, err
 	}
-	reg, err := g.registryClient()
+	reg, err := g.registryClient(refs)
 	if err != nil {
 		return freshpull.Options{}, err
 	}

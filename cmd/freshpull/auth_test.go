@@ -1,0 +1,232 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/freshpull/freshpull/internal/testauth"
+	"github.com/freshpull/freshpull/internal/testregistry"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// secretsOf lists what must never appear in any output: the passwords,
+// the base64 auth strings that carry them, and anything shaped like a JWT.
+func secretsOf(accounts ...testauth.Account) []string {
+	var s []string
+	for _, a := range accounts {
+		s = append(s, a.Password, a.Password+"-wrong",
+			base64.StdEncoding.EncodeToString([]byte(a.User+":"+a.Password)),
+			base64.StdEncoding.EncodeToString([]byte(a.User+":"+a.Password+"-wrong")))
+	}
+	return append(s, "eyJ") // a JWT's header starts so
+}
+
+// fpSecret runs freshpull at debug log level and fails if any secret shows
+// in stdout or stderr. It never prints the output when it finds one.
+func fpSecret(t *testing.T, env []string, args ...string) cmdResult {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--log-level", "debug"}, args...)...)
+	cmd.Env = append(testEnv(t), env...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secretsOf(testauth.Pusher, testauth.Puller) {
+		if strings.Contains(out.String(), s) || strings.Contains(errb.String(), s) {
+			t.Fatalf("freshpull %s: a credential or token appears in its output (output withheld)", args[0])
+		}
+	}
+	return cmdResult{out.String(), errb.String(), code}
+}
+
+func pushAuth(t *testing.T, ref string, img v1.Image, ca *testauth.CA, a testauth.Account) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: a.User, Password: a.Password}), remote.WithTransport(ca.Transport())); err != nil {
+		t.Fatalf("push %s: error withheld (it might carry a secret)", ref)
+	}
+	d, _ := img.Digest()
+	return d
+}
+
+// authFile writes an auth.json (containers format) for host.
+func authFile(t *testing.T, host string, a testauth.Account, wrong bool) string {
+	pw := a.Password
+	if wrong {
+		pw += "-wrong"
+	}
+	path := filepath.Join(t.TempDir(), "auth.json")
+	b, _ := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(a.User + ":" + pw))}}})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHtpasswdOverTLS(t *testing.T) {
+	testregistry.Require(t)
+	ca := testauth.NewCA(t)
+	htpasswd := testauth.Htpasswd(t, t.TempDir(), testauth.Pusher, testauth.Puller)
+	reg := testregistry.StartWithConfig(t, testauth.Merge(
+		testauth.ServeTLS(ca.ServerCert(t, "127.0.0.1", "localhost")),
+		testauth.HtpasswdAuth(htpasswd),
+	))
+	ref := reg.Ref("basic/app:1")
+	want := pushAuth(t, ref, testregistry.Image(t, 2, 1000, host), ca, testauth.Pusher)
+	certDir := ca.WriteCertDir(t, t.TempDir(), nil)
+
+	// --authfile with the right password, CA from --cert-dir.
+	st := t.TempDir()
+	out := fpSecret(t, nil, "--store", st, "-o", "json", "pull", "--cert-dir", certDir, "--authfile", authFile(t, reg.Host, testauth.Puller, false), ref)
+	if out.code != 0 || !strings.Contains(out.stdout, want.String()) {
+		t.Fatalf("pull with the right credentials: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	// The same credentials found through REGISTRY_AUTH_FILE and through
+	// docker's config.json.
+	out = fpSecret(t, []string{"REGISTRY_AUTH_FILE=" + authFile(t, reg.Host, testauth.Puller, false)}, "--store", t.TempDir(), "pull", "--cert-dir", certDir, ref)
+	if out.code != 0 {
+		t.Errorf("pull with REGISTRY_AUTH_FILE: exit %d %s", out.code, out.stderr)
+	}
+	dockerDir := t.TempDir()
+	os.Rename(authFile(t, reg.Host, testauth.Puller, false), filepath.Join(dockerDir, "config.json"))
+	out = fpSecret(t, []string{"DOCKER_CONFIG=" + dockerDir}, "--store", t.TempDir(), "pull", "--cert-dir", certDir, ref)
+	if out.code != 0 {
+		t.Errorf("pull with DOCKER_CONFIG: exit %d %s", out.code, out.stderr)
+	}
+	// --creds for one-off use.
+	out = fpSecret(t, nil, "--store", t.TempDir(), "pull", "--cert-dir", certDir, "--creds", testauth.Puller.User+":"+testauth.Puller.Password, ref)
+	if out.code != 0 {
+		t.Errorf("pull with --creds: exit %d %s", out.code, out.stderr)
+	}
+
+	// A wrong password, and no credentials at all: exit 1, the registry
+	// named, and how to log in.
+	for name, args := range map[string][]string{
+		"wrong password": {"--authfile", authFile(t, reg.Host, testauth.Puller, true)},
+		"wrong --creds":  {"--creds", testauth.Puller.User + ":" + testauth.Puller.Password + "-wrong"},
+		"no credentials": nil,
+	} {
+		out := fpSecret(t, nil, append([]string{"--store", t.TempDir(), "pull", "--cert-dir", certDir}, append(args, ref)...)...)
+		if out.code != 1 || !strings.Contains(out.stderr, reg.Host) || !strings.Contains(out.stderr, "login") {
+			t.Errorf("%s: exit %d, want 1 naming %s and how to log in: %s", name, out.code, reg.Host, out.stderr)
+		}
+	}
+
+	// Without the CA the certificate is refused; --tls-verify=false
+	// accepts it with a warning.
+	out = fpSecret(t, nil, "--store", t.TempDir(), "pull", "--creds", testauth.Puller.User+":"+testauth.Puller.Password, ref)
+	if out.code != 1 || !strings.Contains(out.stderr, "certificate") {
+		t.Errorf("pull without the CA: exit %d %s", out.code, out.stderr)
+	}
+	out = fpSecret(t, nil, "--store", t.TempDir(), "pull", "--tls-verify=false", "--creds", testauth.Puller.User+":"+testauth.Puller.Password, ref)
+	if out.code != 0 || !strings.Contains(out.stderr, "warning") || !strings.Contains(out.stderr, "TLS") {
+		t.Errorf("pull with --tls-verify=false: exit %d, want 0 and a warning: %s", out.code, out.stderr)
+	}
+}
+
+func TestTokenAuthOverTLS(t *testing.T) {
+	testregistry.Require(t)
+	ca := testauth.NewCA(t)
+	ts := testauth.NewTokenServer(t, testauth.TokenOptions{CA: ca, Accounts: []testauth.Account{testauth.Pusher, testauth.Puller}})
+	reg := testregistry.StartWithConfig(t, testauth.Merge(
+		testauth.ServeTLS(ca.ServerCert(t, "127.0.0.1", "localhost")),
+		testauth.TokenAuth(ts),
+	))
+	ref := reg.Ref("team/app:1")
+	want := pushAuth(t, ref, testregistry.Image(t, 2, 1000, host), ca, testauth.Pusher)
+	certDir := ca.WriteCertDir(t, t.TempDir(), nil)
+	creds := testauth.Puller.User + ":" + testauth.Puller.Password
+
+	st := t.TempDir()
+	out := fpSecret(t, nil, "--store", st, "-o", "json", "pull", "--cert-dir", certDir, "--creds", creds, ref)
+	if out.code != 0 || !strings.Contains(out.stdout, want.String()) {
+		t.Fatalf("pull with a token: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	out = fpSecret(t, nil, "--store", st, "-o", "json", "pull", "--cert-dir", certDir, "--creds", creds, ref)
+	if out.code != 0 || !strings.Contains(out.stdout, `"up-to-date"`) {
+		t.Errorf("newer with a token: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	out = fpSecret(t, nil, "--store", t.TempDir(), "pull", "--cert-dir", certDir, "--creds", creds+"-wrong", ref)
+	if out.code != 1 || !strings.Contains(out.stderr, "login") {
+		t.Errorf("token auth with a wrong password: exit %d: %s", out.code, out.stderr)
+	}
+	out = fpSecret(t, nil, "--store", t.TempDir(), "pull", "--cert-dir", certDir, ref)
+	if out.code != 1 || !strings.Contains(out.stderr, reg.Host) {
+		t.Errorf("token auth without credentials: exit %d: %s", out.code, out.stderr)
+	}
+}
+
+// registriesConf writes a registries.conf and returns its path.
+func registriesConf(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "registries.conf")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A pull-through cache as a digest-only mirror: tags are resolved upstream,
+// bytes come from the mirror; a tag moved upstream is noticed; a stopped
+// mirror falls back to upstream.
+func TestPullThroughCacheMirror(t *testing.T) {
+	upstream := testregistry.Start(t)
+	mirror := testregistry.StartWithConfig(t, localRegistryProxy("http://"+upstream.Host))
+	ref := upstream.Ref("farm/base:1")
+	first := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	conf := registriesConf(t, fmt.Sprintf(`
+[[registry]]
+location = %q
+insecure = true
+
+[[registry.mirror]]
+location = %q
+insecure = true
+pull-from-mirror = "digest-only"
+`, upstream.Host, mirror.Host))
+	st := t.TempDir()
+	r := pullOne(t, st, 0, "--registries-conf", conf, ref)
+	if r.Digest != first.String() || !strings.HasPrefix(r.Source, mirror.Host) {
+		t.Fatalf("first pull = %+v, want %s from the mirror %s", r, first, mirror.Host)
+	}
+	moved := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	r = pullOne(t, st, 0, "--registries-conf", conf, ref)
+	if r.Action != "pulled" || r.Digest != moved.String() || !strings.HasPrefix(r.Source, mirror.Host) {
+		t.Errorf("newer after the tag moved upstream = %+v, want %s pulled through the mirror", r, moved)
+	}
+	mirror.Stop()
+	again := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	r = pullOne(t, st, 0, "--registries-conf", conf, ref)
+	if r.Action != "pulled" || r.Digest != again.String() || !strings.HasPrefix(r.Source, upstream.Host) {
+		t.Errorf("with the mirror stopped = %+v, want %s from upstream", r, again)
+	}
+}
+
+func TestBlockedRegistry(t *testing.T) {
+	conf := registriesConf(t, `
+[[registry]]
+prefix = "blocked.example.com"
+location = "blocked.example.com"
+blocked = true
+`)
+	r := pullOne(t, t.TempDir(), 1, "--registries-conf", conf, "blocked.example.com/app:1")
+	if !strings.Contains(r.Error, "blocked") || !strings.Contains(r.Error, conf) {
+		t.Errorf("blocked registry error %q should say blocked and name %s", r.Error, conf)
+	}
+}
