@@ -142,8 +142,9 @@ func Keychain(opts KeychainOptions) (authn.Keychain, error) {
 }
 
 // CredsKeychain holds one-off credentials (--creds USER:PASSWORD) for the
-// registries named in hosts, and for no other: a mirror or token server the
-// user did not name never sees them.
+// registries named in hosts, and for no other: a mirror the user did not
+// name never sees them. A nil hosts means every registry (pin, whose
+// references come from files).
 func CredsKeychain(hosts []string, user, password string) authn.Keychain {
 	return &credsKeychain{hosts: hosts, auth: &authn.Basic{Username: user, Password: password}}
 }
@@ -154,6 +155,9 @@ type credsKeychain struct {
 }
 
 func (k *credsKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	if k.hosts == nil {
+		return k.auth, nil
+	}
 	for _, h := range k.hosts {
 		if strings.EqualFold(h, target.RegistryStr()) || (h == "docker.io" && target.RegistryStr() == name.DefaultRegistry) {
 			return k.auth, nil
