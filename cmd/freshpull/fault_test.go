@@ -520,7 +520,7 @@ func TestFaultResume(t *testing.T) {
 		resumeCase("reset twice, always", "reset2", faultproxy.Reset(mb), 2, []int64{mb, 2 * mb}, "--policy", "always"),
 		resumeCase("truncated, missing", "trunc", faultproxy.Truncate(mb, true), 1, []int64{mb}, "--policy", "missing"),
 		resumeCase("truncated without Content-Length", "trunc-nolen", faultproxy.Truncate(3*mb, false), 1, []int64{3 * mb}),
-		resumeCase("stalled, --timeout 2s", "stall", faultproxy.Stall(2*mb), 1, []int64{2 * mb}, "--timeout", "2s"),
+		resumeCase("stalled, --timeout 3s", "stall", faultproxy.Stall(2*mb), 1, []int64{2 * mb}, "--timeout", "3s"),
 	})
 }
 
@@ -625,7 +625,7 @@ func TestFaultNoAnswer(t *testing.T) {
 			state := snapshot(t, storeDir)
 			p.Add(rule)
 			before, gets := p.Count("", nil), p.Count("GET", faultproxy.Manifests)
-			run := startPull(t, storeDir, append([]string{"--timeout", "1s"}, append(args, p.Host+"/silent:1")...)...)
+			run := startPull(t, storeDir, append([]string{"--timeout", "2s"}, append(args, p.Host+"/silent:1")...)...)
 			return func(t *testing.T) {
 				r, out := run.wait(t)
 				if len(args) == 0 {
@@ -657,7 +657,7 @@ func TestFaultNoAnswer(t *testing.T) {
 			state := snapshot(t, storeDir)
 			l := layer(t, img, 0)
 			p.Add(faultproxy.Rule{Method: "GET", Path: faultproxy.Digest(l), Fault: faultproxy.Hang()})
-			run := startPull(t, storeDir, "--timeout", "1s", p.Host+"/silent:1")
+			run := startPull(t, storeDir, "--timeout", "2s", p.Host+"/silent:1")
 			return func(t *testing.T) {
 				r, out := run.wait(t)
 				expectFailed(t, r, out, l.String(), "timeout")
@@ -673,7 +673,7 @@ func TestFaultNoAnswer(t *testing.T) {
 			state := snapshot(t, storeDir)
 			moved := testregistry.Push(t, reg.Ref("stalled:1"), testregistry.Image(t, 1, 1024, host))
 			p.Add(faultproxy.Rule{Method: "GET", Path: faultproxy.Digest(moved), Fault: faultproxy.Stall(100)})
-			run := startPull(t, storeDir, "--timeout", "1s", p.Host+"/stalled:1")
+			run := startPull(t, storeDir, "--timeout", "2s", p.Host+"/stalled:1")
 			return func(t *testing.T) {
 				r, out := run.wait(t)
 				expectFailed(t, r, out, moved.String(), "timeout")
