@@ -231,7 +231,7 @@ func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Reso
 	if err := classify(r.host, ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil || !headUnsupported(herr) {
 		return Resolved{}, err
 	}
-	got, err := remote.Get(nref, r.remoteOptions(ctx)...)
+	got, err := r.get(ctx, nref)
 	if err != nil {
 		return Resolved{}, classify(r.host, ref.String(), err)
 	}
@@ -276,7 +276,7 @@ func (r *Repository) nameRef(ref reference.Reference) (name.Reference, error) {
 // Manifest fetches the manifest or index with digest d and verifies its
 // bytes against d.
 func (r *Repository) Manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
-	got, err := remote.Get(r.name.Digest(d.String()), r.remoteOptions(ctx)...)
+	got, err := r.get(ctx, r.name.Digest(d.String()))
 	if err != nil {
 		return nil, "", classify(r.host, r.name.String()+"@"+d.String(), err)
 	}
@@ -286,6 +286,26 @@ func (r *Repository) Manifest(ctx context.Context, d digest.Digest) ([]byte, str
 		return nil, "", fmt.Errorf("%s@%s: registry returned a manifest hashing to %s; rejected", r.name, d, got)
 	}
 	return got.Manifest, string(got.MediaType), nil
+}
+
+// manifestAttempts is how often a manifest whose body broke off is asked
+// for again.
+const manifestAttempts = 3
+
+// get fetches a manifest or index. retryTransport retries what fails before
+// the body; a body that breaks off (a reset, a short read) is read again
+// here. Manifests are small: they are fetched again whole, not resumed as
+// blobs are.
+func (r *Repository) get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
+	for attempt := 1; ; attempt++ {
+		got, err := remote.Get(ref, r.remoteOptions(ctx)...)
+		// Failures before the body come wrapped in a *url.Error, and
+		// retryTransport has had its go at them.
+		var ue *url.Error
+		if err == nil || attempt == manifestAttempts || ctx.Err() != nil || !retryableErr(err) || errors.As(err, &ue) {
+			return got, err
+		}
+	}
 }
 
 // Blob opens the blob with digest d, from offset when offset > 0 and the

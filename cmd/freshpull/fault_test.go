@@ -311,6 +311,19 @@ func TestFaultTransient(t *testing.T) {
 				}
 			}
 		}},
+		{"manifest body cut short once, always", func(t *testing.T) func(*testing.T) {
+			_, d := small("tcut:1")
+			p := faultproxy.Start(t, reg.Host)
+			p.Add(faultproxy.Rule{Method: "GET", Path: faultproxy.ManifestsByDigest, First: 1, Fault: faultproxy.Reset(100)})
+			run := startPull(t, t.TempDir(), "--policy", "always", p.Host+"/tcut:1")
+			return func(t *testing.T) {
+				r, out := run.wait(t)
+				expectPulled(t, r, out, d)
+				if n := p.Count("GET", faultproxy.Digest(d)); n != 2 {
+					t.Errorf("manifest GET %d times, want 2 (cut short, then whole):\n%s", n, p)
+				}
+			}
+		}},
 		{"503 on every blob once, missing", func(t *testing.T) func(*testing.T) {
 			img, d := small("tblobs:1")
 			p := faultproxy.Start(t, reg.Host)
