@@ -48,6 +48,9 @@ type destination struct {
 const tmpPrefix = ".freshpull-extract-"
 
 func openDest(dest string, force bool) (*destination, error) {
+	if dest == "" {
+		return nil, errors.New("no destination directory given")
+	}
 	abs, err := filepath.Abs(dest)
 	if err != nil {
 		return nil, err

@@ -307,7 +307,10 @@ func (w *writer) setXattrs(xs [][2]string, set func(name, value string) error) e
 		case err == nil:
 		case errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP):
 			w.warn.add("xattr-unsupported", "did not set extended attributes on %d file(s): the destination file system does not support them (first: %s)", w.where())
-		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES), errors.Is(err, unix.EINVAL):
+		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES), errors.Is(err, unix.EINVAL),
+			errors.Is(err, unix.E2BIG), errors.Is(err, unix.ERANGE), errors.Is(err, unix.ENOSPC):
+			// Refused (security modules, capabilities of a user
+			// namespace) or too large for this file system.
 			w.warn.add("xattr-refused:"+x[0], "did not set extended attribute "+esc(x[0])+" on %d file(s): "+esc(err.Error())+" (first: %s)", w.where())
 		default:
 			return fmt.Errorf("set extended attribute %s: %w", x[0], err)

@@ -79,7 +79,7 @@ type snapResult struct {
 
 func runSnap(t *testing.T, e engine, ls []Layer, opts Options) (snapResult, error) {
 	t.Helper()
-	dest := filepath.Join(t.TempDir(), "d")
+	dest := filepath.Join(writableTempDir(t), "d")
 	res, err := run(context.Background(), ls, dest, opts, e)
 	if err != nil {
 		return snapResult{}, err

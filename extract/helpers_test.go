@@ -166,7 +166,7 @@ var engines = []struct {
 // extractTo runs one engine into a fresh directory and returns it.
 func extractTo(t *testing.T, e engine, ls []Layer, opts Options) (string, Result, error) {
 	t.Helper()
-	dest := filepath.Join(t.TempDir(), "dest")
+	dest := filepath.Join(writableTempDir(t), "dest")
 	res, err := run(context.Background(), ls, dest, opts, e)
 	return dest, res, err
 }
@@ -312,4 +312,19 @@ func diffSnap(want, got map[string]string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
+}
+
+// writableTempDir is t.TempDir, made removable again at the end when it
+// holds read-only directories and the tests do not run as root.
+func writableTempDir(t testing.TB) string {
+	d := t.TempDir()
+	t.Cleanup(func() {
+		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+	})
+	return d
 }

@@ -251,6 +251,9 @@ func TestSandboxStateSeesChanges(t *testing.T) {
 		},
 		"owner": func(d string) error { return os.Lchown(filepath.Join(d, "victim/file"), 1234, 1234) },
 	} {
+		if name == "owner" && os.Geteuid() != 0 {
+			continue // chown needs root
+		}
 		sandbox := t.TempDir()
 		os.MkdirAll(filepath.Join(sandbox, "victim/sub"), 0o755)
 		os.WriteFile(filepath.Join(sandbox, "victim/file"), []byte("precious"), 0o644)

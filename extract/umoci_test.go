@@ -102,7 +102,7 @@ func TestSameTreeAsUmoci(t *testing.T) {
 		}
 		t.Skip("umoci is not installed (Debian package umoci)")
 	}
-	dir := t.TempDir()
+	dir := writableTempDir(t)
 	img := buildImage(t, realisticImage(t))
 	p, err := layout.Write(filepath.Join(dir, "oci"), empty.Index)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestSameTreeAsUmoci(t *testing.T) {
 	}
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "rootfs")
+			dest := filepath.Join(writableTempDir(t), "rootfs")
 			res, err := run(context.Background(), ls, dest, Options{Rootless: true}, e.e)
 			if err != nil {
 				t.Fatal(err)
