@@ -57,6 +57,9 @@ type Options struct {
 	// locations, insecure and blocked registries. Nil routes every
 	// reference to itself.
 	Routes *registries.Config
+	// Challenges remembers how registries authenticate, so that later
+	// runs skip the /v2/ ping. Nil pings every time.
+	Challenges ChallengeCache
 }
 
 // Client speaks to registries. It is safe for concurrent use and caches one
@@ -176,7 +179,7 @@ func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Reposit
 	if err != nil {
 		return nil, fmt.Errorf("%s: credentials for %s: %w", ref.Repository(), host, err)
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.base, []string{repo.Scope(transport.PullScope)})
+	rt, err := c.handshake(ctx, repo, auth)
 	if err != nil {
 		return nil, classify(host, ref.Repository(), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/freshpull/freshpull"
@@ -34,14 +35,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var homes sync.Map // *testing.T → home directory
+
 type cmdResult struct {
 	stdout, stderr string
 	code           int
 }
 
 // env isolates a test from the machine's credentials and stores.
+// Each test has one home directory, kept across the commands it runs, as a
+// user's is.
 func testEnv(t *testing.T) []string {
-	home := t.TempDir()
+	h, ok := homes.Load(t)
+	if !ok {
+		h, _ = homes.LoadOrStore(t, t.TempDir())
+	}
+	home := h.(string)
 	// No mirrors or blocked registries from the machine's registries.conf.
 	conf := filepath.Join(home, "registries.conf")
 	if err := os.WriteFile(conf, nil, 0o644); err != nil {

@@ -233,14 +233,27 @@ func (g *globals) registryClient(refs []string) (*registry.Client, error) {
 		fmt.Fprintln(g.stderr, "warning: TLS certificate verification is off (--tls-verify=false): anyone on the network path can impersonate the registry")
 	}
 	return registry.New(registry.Options{
-		Keychain:  kc,
-		Insecure:  g.insecure,
-		Timeout:   g.timeout,
-		UserAgent: "freshpull/" + version(),
-		Logger:    g.log,
-		TLS:       registries.TLSOptions{CertDir: g.certDir, SkipVerify: !g.tlsVerify},
-		Routes:    routes,
+		Keychain:   kc,
+		Insecure:   g.insecure,
+		Timeout:    g.timeout,
+		UserAgent:  "freshpull/" + version(),
+		Logger:     g.log,
+		TLS:        registries.TLSOptions{CertDir: g.certDir, SkipVerify: !g.tlsVerify},
+		Routes:     routes,
+		Challenges: challengeCache(),
 	}), nil
+}
+
+// challengeCache remembers registries' auth challenges in the user's cache
+// directory ($XDG_CACHE_HOME/freshpull, else ~/.cache/freshpull), so an
+// up-to-date check needs no /v2/ ping. Nil (ping every time) when there is
+// no cache directory.
+func challengeCache() registry.ChallengeCache {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return nil
+	}
+	return registry.FileChallengeCache(filepath.Join(dir, "freshpull", "registries.json"))
 }
 
 // credentials splits --creds USER[:PASSWORD], asking for the password on

@@ -1,0 +1,91 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/freshpull/freshpull/reference"
+)
+
+// fakeRegistry answers /v2/ and manifest HEADs; with basic set it demands
+// Basic auth.
+func fakeRegistry(t *testing.T, basic *atomic.Bool) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if basic.Load() {
+			if u, p, ok := r.BasicAuth(); !ok || u != "u" || p != "p" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Docker-Content-Digest", "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+		w.Header().Set("Content-Length", "10")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func resolveOnce(t *testing.T, c *Client, host string) error {
+	t.Helper()
+	ref, _ := reference.Parse(host + "/app:1")
+	repo, err := c.Repository(context.Background(), ref)
+	if err != nil {
+		return err
+	}
+	_, err = repo.Resolve(context.Background(), ref)
+	return err
+}
+
+// A remembered challenge saves the ping: the second client's check is one
+// request. When the registry starts demanding credentials, the stale
+// challenge is noticed and the handshake redone.
+func TestChallengeCache(t *testing.T) {
+	var basic atomic.Bool
+	srv, n := fakeRegistry(t, &basic)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	cache := FileChallengeCache(filepath.Join(t.TempDir(), "c.json"))
+
+	if err := resolveOnce(t, New(Options{Challenges: cache}), host); err != nil {
+		t.Fatal(err)
+	}
+	first := n.Load()
+	n.Store(0)
+	if err := resolveOnce(t, New(Options{Challenges: cache}), host); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load(); got != 1 || first < 2 {
+		t.Errorf("requests: first check %d (ping + HEAD), second %d; want the second to be one HEAD", first, got)
+	}
+	// Without a cache every check pings.
+	n.Store(0)
+	resolveOnce(t, New(Options{}), host)
+	if got := n.Load(); got < 2 {
+		t.Errorf("without a cache: %d requests, want a ping and a HEAD", got)
+	}
+
+	basic.Store(true)
+	kc := CredsKeychain(nil, "u", "p")
+	n.Store(0)
+	if err := resolveOnce(t, New(Options{Challenges: cache, Keychain: kc}), host); err != nil {
+		t.Fatalf("after the registry began demanding credentials: %v", err)
+	}
+	// The new challenge is remembered: next time no ping again.
+	n.Store(0)
+	if err := resolveOnce(t, New(Options{Challenges: cache, Keychain: kc}), host); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("with Basic remembered: %d requests, want 1", got)
+	}
+}
