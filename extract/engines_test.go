@@ -28,48 +28,57 @@ func TestEnginesAgreeOnRandomImages(t *testing.T) {
 	if s := os.Getenv("EXTRACT_RANDOM_STREAM"); s != "" {
 		stream, _ = strconv.ParseUint(s, 10, 64)
 	}
-	var topDown, fellBack, failed int
+	counts := map[string]int{}
 	for seed := range n {
-		r := rand.New(rand.NewPCG(uint64(seed), stream))
-		ls := randomImage(t, r)
-		var opts Options
-		if r.IntN(3) == 0 {
-			opts.Paths = []PathSpec{randomSpec(r)}
-		}
-		want, wantErr := runSnap(t, engineBottomUp, ls, opts)
-		got, gotErr := func() (_ snapResult, err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					t.Fatalf("seed %d, %v: panic: %v\n%s\n%s", seed, opts.Paths, p, debug.Stack(), describe(ls))
-				}
-			}()
-			return runSnap(t, engineAuto, ls, opts)
-		}()
-		if (wantErr == nil) != (gotErr == nil) {
-			t.Fatalf("seed %d, %v: bottom-up error %v, auto error %v\n%s", seed, opts.Paths, wantErr, gotErr, describe(ls))
-		}
-		if wantErr != nil {
-			var nf *NotFoundError
-			if errors.As(wantErr, &nf) != errors.As(gotErr, &nf) {
-				t.Fatalf("seed %d: bottom-up error %v, auto error %v", seed, wantErr, gotErr)
-			}
-			failed++
-			continue
-		}
-		if d := diffSnap(want.snap, got.snap); d != "" {
-			t.Fatalf("seed %d, %v (auto used %s): trees differ:\n%s\n%s", seed, opts.Paths, got.engine, d, describe(ls))
-		}
-		if got.engine == "top-down" {
-			topDown++
-		} else {
-			fellBack++
-		}
+		counts[compareEngines(t, uint64(seed), stream)]++
 	}
-	t.Logf("%d images: %d extracted top-down, %d fell back to bottom-up, %d failed in both", n, topDown, fellBack, failed)
+	t.Logf("%d images: %d extracted top-down, %d fell back to bottom-up, %d failed in both",
+		n, counts["top-down"], counts["bottom-up"], counts["error"])
 	// The comparison means something only if both paths are exercised.
-	if topDown < n/4 || fellBack < n/20 {
-		t.Errorf("generator exercises too little: %d top-down, %d fallbacks", topDown, fellBack)
+	if counts["top-down"] < n/4 || counts["bottom-up"] < n/20 {
+		t.Errorf("generator exercises too little: %v", counts)
 	}
+}
+
+// FuzzEnginesAgree runs the same comparison on images the fuzzer picks.
+func FuzzEnginesAgree(f *testing.F) {
+	f.Add(uint64(1), uint64(7))
+	f.Fuzz(func(t *testing.T, seed, stream uint64) { compareEngines(t, seed, stream) })
+}
+
+// compareEngines extracts one random image with both engines, fails the
+// test if they disagree, and says what happened: the engine the automatic
+// choice used, or "error" when both failed.
+func compareEngines(t *testing.T, seed, stream uint64) string {
+	r := rand.New(rand.NewPCG(seed, stream))
+	ls := randomImage(t, r)
+	var opts Options
+	if r.IntN(3) == 0 {
+		opts.Paths = []PathSpec{randomSpec(r)}
+	}
+	want, wantErr := runSnap(t, engineBottomUp, ls, opts)
+	got, gotErr := func() (_ snapResult, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("seed %d/%d, %v: panic: %v\n%s\n%s", seed, stream, opts.Paths, p, debug.Stack(), describe(ls))
+			}
+		}()
+		return runSnap(t, engineAuto, ls, opts)
+	}()
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("seed %d/%d, %v: bottom-up error %v, auto error %v\n%s", seed, stream, opts.Paths, wantErr, gotErr, describe(ls))
+	}
+	if wantErr != nil {
+		var nf *NotFoundError
+		if errors.As(wantErr, &nf) != errors.As(gotErr, &nf) {
+			t.Fatalf("seed %d/%d: bottom-up error %v, auto error %v", seed, stream, wantErr, gotErr)
+		}
+		return "error"
+	}
+	if d := diffSnap(want.snap, got.snap); d != "" {
+		t.Fatalf("seed %d/%d, %v (auto used %s): trees differ:\n%s\n%s", seed, stream, opts.Paths, got.engine, d, describe(ls))
+	}
+	return got.engine
 }
 
 type snapResult struct {

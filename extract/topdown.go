@@ -20,7 +20,6 @@ type topDown struct {
 	*extraction
 	root  *node
 	globs []*spec // glob specs by bit
-	all   []*stage
 
 	onDisk map[stageNode]struct{}
 	// holders maps an entry of the current layer to the objects written
@@ -110,7 +109,6 @@ func (x *extraction) topDown() (*output, error) {
 func (t *topDown) addStage(sp *spec, n *node) *stage {
 	st := t.newStage(sp, n, n.rel(t.root))
 	n.stages = append(n.stages, st)
-	t.all = append(t.all, st)
 	return st
 }
 
