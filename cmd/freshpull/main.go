@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "freshpull: interrupted (%v); work in progress was discarded, the store is consistent\n", context.Cause(ctx))
+		if code == exitOK || code == exitFailed {
+			code = exitInterrupted
+		}
+	}
 	stop()
 	os.Exit(code)
 }
