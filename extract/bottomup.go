@@ -146,7 +146,7 @@ func (b *bottomUp) entry(hdr *tar.Header) error {
 		if !exists || b.dirs[target].implicit {
 			b.w.files++
 		}
-		if err := b.w.dirOwner(h, name, hdr); err != nil {
+		if err := b.w.dirOwner(h, name, hdr, !exists); err != nil {
 			return err
 		}
 		b.dirs[target] = metaOf(hdr)

@@ -106,6 +106,13 @@ func openDest(dest string, force bool) (*destination, error) {
 		d.cleanup()
 		return nil, err
 	}
+	// A setgid parent passes its group and setgid bit on to new
+	// directories; ours must not, so that new files are ours alone (the
+	// writer counts on that to skip chown).
+	if err := d.base.Chmod(d.tmpName, 0o700); err != nil {
+		d.cleanup()
+		return nil, err
+	}
 	return d, nil
 }
 

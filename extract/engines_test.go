@@ -53,8 +53,11 @@ func compareEngines(t *testing.T, seed, stream uint64) string {
 	r := rand.New(rand.NewPCG(seed, stream))
 	ls := randomImage(t, r)
 	var opts Options
-	if r.IntN(3) == 0 {
+	switch r.IntN(6) {
+	case 0, 1:
 		opts.Paths = []PathSpec{randomSpec(r)}
+	case 2:
+		opts.Paths = []PathSpec{randomSpec(r), randomSpec(r)}
 	}
 	want, wantErr := runSnap(t, engineBottomUp, ls, opts)
 	got, gotErr := func() (_ snapResult, err error) {

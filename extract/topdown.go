@@ -287,7 +287,8 @@ func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) erro
 	if err != nil {
 		return err
 	}
-	if _, ok := t.onDisk[stageNode{st, n}]; !ok {
+	_, exists := t.onDisk[stageNode{st, n}]
+	if !exists {
 		if err := t.w.mkdir(h, name); err != nil {
 			return err
 		}
@@ -296,7 +297,7 @@ func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) erro
 	if count && !(n == st.root && st.spec.contents) {
 		t.w.files++ // (the root of a "/." copy is not copied itself)
 	}
-	if err := t.w.dirOwner(h, name, hdr); err != nil {
+	if err := t.w.dirOwner(h, name, hdr, !exists); err != nil {
 		return err
 	}
 	t.dirs = append(t.dirs, dirRec{st: st, n: n, gen: n.gen, m: metaOf(hdr)})
