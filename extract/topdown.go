@@ -65,17 +65,22 @@ func (x *extraction) topDown() (*output, error) {
 		deferred:   map[int]map[int][]dest{},
 	}
 	defer x.cache.closeAll()
+	// Glob specs first: nodes record which patterns they match as they
+	// are made, and the literal specs' nodes are made next.
 	for _, sp := range x.specs {
 		if sp.glob {
 			t.globs = append(t.globs, sp)
 			t.root.globs |= 1 << sp.globBit
-			continue
 		}
-		n := t.root
-		for _, c := range sp.comps {
-			n = n.child(c, true, t.globs)
+	}
+	for _, sp := range x.specs {
+		if !sp.glob {
+			n := t.root
+			for _, c := range sp.comps {
+				n = n.child(c, true, t.globs)
+			}
+			t.addStage(sp, n)
 		}
-		t.addStage(sp, n)
 	}
 	for i := len(x.layers) - 1; i >= 0; i-- {
 		if err := t.readLayer(i); err != nil {
