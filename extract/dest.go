@@ -149,7 +149,7 @@ type finalDir struct {
 
 // finish assembles the stages into "out" in the temporary directory,
 // applies directory attributes and puts the tree in place.
-func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
+func (d *destination) finish(ctx context.Context, o *output) error {
 	tmp := d.tmp
 	var made []string // directories made for DESTDIRs, relative to out
 	// mkdirs makes out and the directories rel names in it.
@@ -239,6 +239,7 @@ func (d *destination) finish(ctx context.Context, o *output, priv bool) error {
 			for _, p := range placed {
 				_ = removeTree(d.base, p)
 			}
+			d.finished = false // DEST is as it was: let cleanup restore its times
 			return fmt.Errorf("move the extracted tree into %s: %w", d.base.Name(), err)
 		}
 		return fmt.Errorf("merge the extracted tree into %s: %w (it was partly updated)", d.base.Name(), err)
@@ -383,11 +384,11 @@ func placeChildren(r *os.Root, src, dst, skip string) ([]string, error) {
 		return nil, err
 	}
 	slices.Sort(names)
+	if slices.Contains(names, skip) {
+		return nil, fmt.Errorf("the image has an entry named %s, the name of our temporary directory; try again", skip)
+	}
 	var placed []string
 	for _, n := range names {
-		if n == skip {
-			return placed, fmt.Errorf("the image has an entry named %s, the name of our temporary directory; try again", n)
-		}
 		p := path.Join(dst, n)
 		if err := place(r, src+"/"+n, p); err != nil {
 			return placed, err

@@ -78,7 +78,10 @@ type Options struct {
 	Warn func(msg string)
 }
 
-// Result reports what Extract wrote.
+// Result reports what Extract wrote. Reading layers from the top down, it
+// writes only what ends up in the destination; an image that needs its
+// layers applied in order (see the package documentation) also counts
+// what later layers replaced, and with PathSpecs what was not selected.
 type Result struct {
 	// Files counts the filesystem objects created from image entries:
 	// regular files, directories, symlinks, hard links, device nodes and
@@ -194,7 +197,7 @@ func run(ctx context.Context, layers []Layer, dest string, opts Options, eng eng
 	if err != nil {
 		return Result{}, err
 	}
-	if err := d.finish(ctx, out, x.priv); err != nil {
+	if err := d.finish(ctx, out); err != nil {
 		return Result{}, err
 	}
 	res := Result{Files: x.w.files, Bytes: x.w.bytes, Warnings: x.w.warn.messages(), engine: out.engine}
