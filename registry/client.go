@@ -234,6 +234,16 @@ func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Reso
 	if err := classify(r.host, ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil || !headUnsupported(herr) {
 		return Resolved{}, err
 	}
+	return r.resolveGet(ctx, ref)
+}
+
+// resolveGet resolves ref with a GET of the manifest, for registries that
+// do not answer HEAD usefully; the digest is that of the bytes returned.
+func (r *Repository) resolveGet(ctx context.Context, ref reference.Reference) (Resolved, error) {
+	nref, err := r.nameRef(ref)
+	if err != nil {
+		return Resolved{}, err
+	}
 	got, err := r.get(ctx, nref)
 	if err != nil {
 		return Resolved{}, classify(r.host, ref.String(), err)

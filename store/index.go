@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -171,6 +172,11 @@ func (s *Store) Put(ctx context.Context, e Entry) error {
 	if e.Pulled.IsZero() {
 		e.Pulled = time.Now()
 	}
+	// Make the renames of the entry's blobs durable before the entry
+	// (see download).
+	if err := s.SyncBlobs(); err != nil {
+		return err
+	}
 	return s.updateIndex(ctx, func(idx *ocispec.Index) error {
 		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
 			old, ok := entryOf(d)
@@ -208,4 +214,21 @@ func (s *Store) Remove(ctx context.Context, ref string, platform *ocispec.Platfo
 		return nil, fmt.Errorf("remove %s: %w", ref, err)
 	}
 	return removed, nil
+}
+
+// SyncBlobs makes the blobs renamed into place so far durable (one fsync of
+// each blob directory). Put calls it before writing an entry.
+func (s *Store) SyncBlobs() error {
+	algs, err := os.ReadDir(s.path("blobs"))
+	if err != nil {
+		return s.writeErr(err)
+	}
+	for _, a := range algs {
+		if a.IsDir() {
+			if err := syncDir(s.path("blobs", a.Name())); err != nil {
+				return s.writeErr(err)
+			}
+		}
+	}
+	return nil
 }
