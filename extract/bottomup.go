@@ -85,7 +85,7 @@ func (b *bottomUp) readLayer(i int) error {
 			return err
 		}
 		if err := b.entry(hdr); err != nil {
-			return lr.entryErr(hdr, err)
+			return entryErr(lr.digest, hdr, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -215,20 +216,20 @@ func (w *writer) file(h *dirHandle, name string, hdr *tar.Header, r io.Reader) e
 	return nil
 }
 
-// copyTo copies r to the file fd through our buffer.
+// copyTo copies r to the file fd: data read ahead in one write, a
+// stream through our buffer.
 func (w *writer) copyTo(fd int, r io.Reader) error {
+	if br, ok := r.(*bytes.Reader); ok {
+		n, err := br.WriteTo(fdWriter(fd))
+		w.bytes += n
+		return err
+	}
 	for {
 		n, rerr := r.Read(w.buf)
-		for b := w.buf[:n]; len(b) > 0; {
-			m, err := unix.Write(fd, b)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			b = b[m:]
-			w.bytes += int64(m)
+		m, err := fdWriter(fd).Write(w.buf[:n])
+		w.bytes += int64(m)
+		if err != nil {
+			return err
 		}
 		if rerr == io.EOF {
 			return nil
@@ -237,6 +238,24 @@ func (w *writer) copyTo(fd int, r io.Reader) error {
 			return rerr
 		}
 	}
+}
+
+// fdWriter writes all of p to a file descriptor.
+type fdWriter int
+
+func (fd fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(fd), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 func (w *writer) symlink(h *dirHandle, name string, hdr *tar.Header) error {

@@ -146,12 +146,13 @@ func (r *layerReader) next() (*tar.Header, error) {
 	return hdr, nil
 }
 
-func (r *layerReader) entryErr(hdr *tar.Header, err error) error {
+// entryErr names the entry in err, unless err is not about the entry.
+func entryErr(digest string, hdr *tar.Header, err error) error {
 	var ee *EntryError
 	if errors.As(err, &ee) || errors.Is(err, errNeedsBottomUp) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return &EntryError{Layer: r.digest, Entry: hdr.Name, Err: err}
+	return &EntryError{Layer: digest, Entry: hdr.Name, Err: err}
 }
 
 func (r *layerReader) close() { r.rc.Close() }

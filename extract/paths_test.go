@@ -72,6 +72,9 @@ func TestPaths(t *testing.T) {
 		{"a file under two sources is one file", []string{"/etc/.:a", "/e*/passwd:b"}, map[string]string{
 			"a": "dir 0755", "a/passwd": `reg 0644 "root:x:0:0\nuser"`, "a/shadow": `reg 0640 "secret"`,
 			"b": "dir 0755", "b/passwd": "=>a/passwd"}},
+		{"also when found through a symlink", []string{"/usr/bin/.:a", "/bin/sh:b"}, map[string]string{
+			"a": "dir 0755", "a/sh": `reg 0755 "#!sh"`, "a/su": `reg 4755 "su2"`, "a/sudo": `reg 4755 "su"`,
+			"b": "dir 0755", "b/sh": "=>a/sh"}},
 		{"several, the later wins", []string{"/opt/app/lib/.:x", "/etc/passwd:x", "/srv/data:x/x.jar"}, map[string]string{
 			"x": "dir 0755", "x/passwd": `reg 0644 "root:x:0:0\nuser"`, "x/z.jar": `reg 0644 "Z"`,
 			"x/x.jar": "dir 0755", "x/x.jar/data": `reg 0600 "data"`}},

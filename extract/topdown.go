@@ -22,9 +22,9 @@ type topDown struct {
 	globs []*spec // glob specs by bit
 
 	onDisk map[stageNode]struct{}
-	// holders maps an entry of the current layer to the objects written
-	// with its data, so that a hard link to it can link to them.
-	holders map[pos][]dest
+	// written maps an entry to the objects written with its data (in
+	// any stage), so that its other names can be hard links to them.
+	written map[pos][]dest
 	// deferred lists what could not be written while streaming: hard
 	// links whose data was not written (the target was hidden, replaced
 	// or not selected) and matches found only by following symlinks. The
@@ -34,7 +34,6 @@ type topDown struct {
 
 	layer int
 	l     int32 // layer+1
-	lr    *layerReader
 	stbuf []*stage
 }
 
@@ -62,6 +61,7 @@ func (x *extraction) topDown() (*output, error) {
 		extraction: x,
 		root:       &node{kind: kindDir},
 		onDisk:     map[stageNode]struct{}{},
+		written:    map[pos][]dest{},
 		deferred:   map[int]map[int][]dest{},
 	}
 	defer x.cache.closeAll()
@@ -82,8 +82,29 @@ func (x *extraction) topDown() (*output, error) {
 			t.addStage(sp, n)
 		}
 	}
-	for i := len(x.layers) - 1; i >= 0; i-- {
-		if err := t.readLayer(i); err != nil {
+	// Layers are fed a few at a time, top first.
+	var feeds []*feed
+	defer func() {
+		for _, f := range feeds {
+			f.close()
+		}
+	}()
+	wants := wanted(x.specs)
+	next := len(x.layers) - 1
+	for range x.layers {
+		for next >= 0 && len(feeds) < feeding() {
+			f, err := x.startFeed(next, wants)
+			if err != nil {
+				return nil, err
+			}
+			feeds = append(feeds, f)
+			next--
+		}
+		f := feeds[0]
+		err := t.readLayer(f)
+		f.close()
+		feeds = feeds[1:]
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -117,24 +138,22 @@ func (t *topDown) addStage(sp *spec, n *node) *stage {
 	return st
 }
 
-func (t *topDown) readLayer(i int) error {
-	lr, err := t.openLayer(i)
-	if err != nil {
-		return err
-	}
-	defer lr.close()
-	t.layer, t.l, t.lr = i, int32(i+1), lr
-	t.w.layer = lr.digest
-	t.holders = map[pos][]dest{}
-	for seq := 0; ; seq++ {
-		hdr, err := lr.next()
-		if err != nil || hdr == nil {
-			return err
+func (t *topDown) readLayer(f *feed) error {
+	t.layer, t.l = f.index, int32(f.index+1)
+	t.w.layer = f.digest
+	seq := 0
+	for r := range f.recs {
+		if r.err != nil {
+			return r.err
 		}
-		if err := t.entry(hdr, seq); err != nil {
-			return lr.entryErr(hdr, err)
+		err := t.entry(r.hdr, seq, r.body())
+		f.release(r)
+		if err != nil {
+			return entryErr(f.digest, r.hdr, err)
 		}
+		seq++
 	}
+	return nil
 }
 
 // walk finds the node for p, creating it unless find is set, and checks
@@ -214,7 +233,8 @@ func (t *topDown) stageAt(n *node) {
 	t.stbuf = append(t.stbuf, n.stages...)
 }
 
-func (t *topDown) entry(hdr *tar.Header, seq int) error {
+// entry handles one entry; body is its data.
+func (t *topDown) entry(hdr *tar.Header, seq int, body io.Reader) error {
 	e, err := classify(hdr)
 	if err != nil {
 		return err
@@ -248,7 +268,7 @@ func (t *topDown) entry(hdr *tar.Header, seq int) error {
 	case kindDir:
 		return t.dir(&e, at)
 	}
-	return t.nonDir(&e, at)
+	return t.nonDir(&e, at, body)
 }
 
 func (t *topDown) dir(e *entry, at pos) error {
@@ -309,7 +329,7 @@ func (t *topDown) writeDir(st *stage, n *node, hdr *tar.Header, count bool) erro
 	return nil
 }
 
-func (t *topDown) nonDir(e *entry, at pos) error {
+func (t *topDown) nonDir(e *entry, at pos, body io.Reader) error {
 	w, err := t.walk(e.path, at, false, false)
 	if err != nil {
 		return err
@@ -388,7 +408,7 @@ func (t *topDown) nonDir(e *entry, at pos) error {
 	if e.kind == kindHardlink {
 		return t.hardlink(n, content, stages)
 	}
-	return t.writeObject(stages, n, k, e.hdr, t.lr.tr)
+	return t.writeObject(stages, n, k, e.hdr, body)
 }
 
 // makeParents makes d and the directories above it exist, in the
@@ -425,7 +445,7 @@ func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header,
 		return err
 	}
 	t.onDisk[stageNode{stages[0], n}] = struct{}{}
-	t.holders[n.content] = append(t.holders[n.content], dest{stages[0], n, n.gen})
+	t.written[n.content] = append(t.written[n.content], dest{stages[0], n, n.gen})
 	return t.hardlink(n, n.content, stages[1:])
 }
 
@@ -433,26 +453,39 @@ func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header,
 // same data, or defers it until that data is read again.
 func (t *topDown) hardlink(n *node, content pos, stages []*stage) error {
 	for _, st := range stages {
-		var from *dest
-		for i, h := range t.holders[content] {
-			if _, ok := t.onDisk[stageNode{h.st, h.n}]; ok && h.n.gen == h.gen {
-				from = &t.holders[content][i]
-				break
-			}
-		}
-		if from == nil {
+		from := t.writtenAt(content)
+		if from == "" {
 			t.deferTo(content, dest{st, n, n.gen})
 			continue
 		}
-		if _, _, err := t.parentOf(st, n); err != nil {
+		if err := t.linkTo(from, st, n, content); err != nil {
 			return err
 		}
-		if err := t.w.link(t.dest.tmp, t.pathOf(from.st, from.n), t.pathOf(st, n)); err != nil {
-			return err
-		}
-		t.onDisk[stageNode{st, n}] = struct{}{}
-		t.holders[content] = append(t.holders[content], dest{st, n, n.gen})
 	}
+	return nil
+}
+
+// writtenAt is the path of an object that holds the data of the entry at
+// content, or "" if none does (any more).
+func (t *topDown) writtenAt(content pos) string {
+	for _, d := range t.written[content] {
+		if _, ok := t.onDisk[stageNode{d.st, d.n}]; ok && d.n.gen == d.gen {
+			return t.pathOf(d.st, d.n)
+		}
+	}
+	return ""
+}
+
+// linkTo makes n in st a hard link to the object at from.
+func (t *topDown) linkTo(from string, st *stage, n *node, content pos) error {
+	if _, _, err := t.parentOf(st, n); err != nil {
+		return err
+	}
+	if err := t.w.link(t.dest.tmp, from, t.pathOf(st, n)); err != nil {
+		return err
+	}
+	t.onDisk[stageNode{st, n}] = struct{}{}
+	t.written[content] = append(t.written[content], dest{st, n, n.gen})
 	return nil
 }
 
@@ -579,7 +612,9 @@ func (t *topDown) selectMatches() ([]*stage, error) {
 					case d.kind == kindDir:
 						t.deferTo(d.at, dest{st, d, d.gen})
 					default:
-						t.deferTo(d.content, dest{st, d, d.gen})
+						if err == nil {
+							err = t.hardlink(d, d.content, []*stage{st})
+						}
 					}
 				})
 				if err != nil {
@@ -625,19 +660,21 @@ func (t *topDown) rereadLayer(i int, want map[int][]dest) error {
 			continue
 		}
 		left--
-		if err := t.writeAgain(hdr, ds, lr.tr); err != nil {
-			return lr.entryErr(hdr, err)
+		if err := t.writeAgain(hdr, mkpos(i, seq), ds, lr.tr); err != nil {
+			return entryErr(lr.digest, hdr, err)
 		}
 	}
 	return nil
 }
 
-func (t *topDown) writeAgain(hdr *tar.Header, ds []dest, r io.Reader) error {
+// writeAgain writes the entry at content, read again, to its deferred
+// destinations: the first gets a new object, unless one was written since,
+// and the others hard links to it.
+func (t *topDown) writeAgain(hdr *tar.Header, content pos, ds []dest, r io.Reader) error {
 	e, err := classify(hdr)
 	if err != nil {
 		return err
 	}
-	var first string
 	for _, d := range ds {
 		if d.n.gen != d.gen {
 			continue
@@ -649,25 +686,23 @@ func (t *topDown) writeAgain(hdr *tar.Header, ds []dest, r io.Reader) error {
 			}
 			continue
 		}
+		if from := t.writtenAt(content); from != "" {
+			if err := t.linkTo(from, d.st, d.n, content); err != nil {
+				return err
+			}
+			continue
+		}
 		h, name, err := t.parentOf(d.st, d.n)
 		if err != nil {
 			return err
 		}
-		p := t.pathOf(d.st, d.n)
-		if first != "" {
-			err = t.w.link(t.dest.tmp, first, p)
-		} else {
-			var created bool
-			created, err = t.w.create(h, name, e.kind, hdr, r)
-			if created {
-				first = p
-			}
-		}
+		created, err := t.w.create(h, name, e.kind, hdr, r)
 		if err != nil {
 			return err
 		}
-		if first != "" {
+		if created {
 			t.onDisk[stageNode{d.st, d.n}] = struct{}{}
+			t.written[content] = append(t.written[content], dest{d.st, d.n, d.gen})
 		}
 	}
 	return nil
