@@ -111,7 +111,11 @@
 // if no layer above replaced, removed or hid its path: nothing is written
 // twice, and nothing that a later layer deletes (images whose last layer
 // chmods or chowns a whole tree, common in OpenShift builder images, cost
-// one write per file instead of two). It tracks, per path, which layers
+// one write per file instead of two). Layers below the one being written
+// are already decompressing on other cores, and with PathSpecs that select
+// little, all layers decompress at once: decompression is most of the work
+// then, since every layer must be read to know the flattened view. It
+// tracks, per path, which layers
 // used it as a directory, so that it notices an image whose reproduction
 // needs the layers applied in order: a later layer writing through a
 // symlink an earlier one made, a hard link to a file of a lower layer. For

@@ -3,6 +3,7 @@ package extract
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -23,7 +24,8 @@ type feed struct {
 	recs   chan *record
 	stop   chan struct{}
 	done   chan struct{}
-	used   atomic.Int64 // data bytes held in records not yet written
+	cancel context.CancelFunc // interrupts decompression when stopping
+	used   atomic.Int64       // data bytes held in records not yet written
 	wake   chan struct{}
 }
 
@@ -53,8 +55,10 @@ func feeding() int { return max(2, runtime.GOMAXPROCS(0)) }
 // startFeed opens layer i and starts feeding it. wants says whether an
 // entry's data may be written; the data of others is skipped.
 func (x *extraction) startFeed(i int, wants func(name string) bool) (*feed, error) {
-	rc, err := openLayer(x.ctx, x.layers[i])
+	ctx, cancel := context.WithCancel(x.ctx)
+	rc, err := openLayer(ctx, x.layers[i])
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	f := &feed{
@@ -63,6 +67,7 @@ func (x *extraction) startFeed(i int, wants func(name string) bool) (*feed, erro
 		recs:   make(chan *record, feedRecords),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+		cancel: cancel,
 		wake:   make(chan struct{}, 1),
 	}
 	go f.run(rc, wants)
@@ -153,6 +158,7 @@ func (f *feed) release(r *record) {
 // close stops the feed and waits for it to let go of the layer.
 func (f *feed) close() {
 	close(f.stop)
+	f.cancel()
 	<-f.done
 }
 
