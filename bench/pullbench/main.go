@@ -149,18 +149,23 @@ func run() error {
 		tools = append(tools, tool{
 			name: "podman",
 			pull: func(dir, r string) *exec.Cmd { return podman(dir, "pull", "-q", "--tls-verify=false", r) },
-			check: func(dir, r string) *exec.Cmd {
-				return podman(dir, "pull", "-q", "--policy", "newer", "--tls-verify=false", r)
-			},
+			// podman 4.3 (Debian 12) has no pull --policy; a plain pull
+			// asks the registry and reuses what is present, which is
+			// its up-to-date check.
+			check: func(dir, r string) *exec.Cmd { return podman(dir, "pull", "-q", "--tls-verify=false", r) },
 		})
 	}
 
 	var rows []row
+	seq := 0
 	measure := func(op, name string, setup func(dir string) error, cmd func(dir string) *exec.Cmd) {
 		var times []time.Duration
 		r := row{op: op, tool: name}
-		for i := range *runs {
-			dir := filepath.Join(work, fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(op, " ", "_"), name, i))
+		for range *runs {
+			// A plain name: skopeo's oci:PATH:REF splits the path at
+			// a colon, and podman's storage options at a comma.
+			seq++
+			dir := filepath.Join(work, fmt.Sprintf("run%d", seq))
 			os.MkdirAll(dir, 0o755)
 			if setup != nil {
 				if err := setup(dir); err != nil {
@@ -177,6 +182,9 @@ func run() error {
 			}
 			times = append(times, out.wall)
 			r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
+			if os.Getenv("PULLBENCH_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "%s %s:\n%s", op, name, proxy)
+			}
 			r.maxRSSKiB = max(r.maxRSSKiB, out.maxRSS)
 			os.RemoveAll(dir)
 		}
