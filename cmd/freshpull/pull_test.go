@@ -11,6 +11,9 @@ import (
 	"github.com/freshpull/freshpull/internal/countproxy"
 	"github.com/freshpull/freshpull/internal/testregistry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 var host = v1.Platform{OS: "linux", Architecture: "amd64"}
@@ -425,5 +428,37 @@ func TestVersionAndCompletion(t *testing.T) {
 	b := fp(t, "ref", "ubuntu", "-o", "json")
 	if a.stdout != b.stdout || !strings.HasPrefix(a.stdout, "[") {
 		t.Errorf("flag position changed output:\n%s\n%s", a.stdout, b.stdout)
+	}
+}
+
+// An image that shares layers with one already present moves only the
+// missing blobs: bytes fetched equal their sizes exactly.
+func TestSecondImageFetchesOnlyMissingBlobs(t *testing.T) {
+	reg := testregistry.Start(t)
+	proxy := countproxy.Start(t, reg.Host)
+	storeDir := t.TempDir()
+	first := testregistry.Image(t, 4, 30000, host)
+	testregistry.Push(t, reg.Ref("share/a:1"), first)
+	layers, _ := first.Layers()
+	extra := testregistry.Image(t, 1, 30000, host)
+	extraLayers, _ := extra.Layers()
+	second, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), append(layers[:3], extraLayers[0])...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second = mutate.ConfigMediaType(second, types.OCIConfigJSON)
+	testregistry.Push(t, reg.Ref("share/b:1"), second)
+	pullOne(t, storeDir, 0, "--platform", "linux/amd64", proxy.Host+"/share/a:1")
+
+	proxy.Reset()
+	r := pullOne(t, storeDir, 0, "--platform", "linux/amd64", proxy.Host+"/share/b:1")
+	cfg, _ := second.Manifest()
+	newLayer, _ := extraLayers[0].Size()
+	want := cfg.Config.Size + newLayer
+	if r.BlobsFetched != 2 || r.BlobsReused != 3 || r.BytesFetched != want {
+		t.Errorf("second image: %d blobs fetched (%d bytes), %d reused; want 2 (config and the new layer, %d bytes) and 3 reused", r.BlobsFetched, r.BytesFetched, r.BlobsReused, want)
+	}
+	if got := proxy.Bytes("GET", "/blobs/"); got != want {
+		t.Errorf("the registry sent %d blob bytes, want %d", got, want)
 	}
 }
