@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,5 +229,53 @@ blocked = true
 	r := pullOne(t, t.TempDir(), 1, "--registries-conf", conf, "blocked.example.com/app:1")
 	if !strings.Contains(r.Error, "blocked") || !strings.Contains(r.Error, conf) {
 		t.Errorf("blocked registry error %q should say blocked and name %s", r.Error, conf)
+	}
+}
+
+// --creds USER asks for the password on the terminal and does not echo it.
+func TestCredsPasswordPrompt(t *testing.T) {
+	requireTool(t, "script")
+	testregistry.Require(t)
+	ca := testauth.NewCA(t)
+	htpasswd := testauth.Htpasswd(t, t.TempDir(), testauth.Pusher, testauth.Puller)
+	reg := testregistry.StartWithConfig(t, testauth.Merge(
+		testauth.ServeTLS(ca.ServerCert(t, "127.0.0.1", "localhost")),
+		testauth.HtpasswdAuth(htpasswd),
+	))
+	ref := reg.Ref("prompt/app:1")
+	want := pushAuth(t, ref, testregistry.Image(t, 1, 1000, host), ca, testauth.Pusher)
+	certDir := ca.WriteCertDir(t, t.TempDir(), nil)
+
+	// script(1) runs freshpull on a pseudo-terminal; what freshpull echoes
+	// comes back on script's output.
+	line := fmt.Sprintf("%s --store %s --cert-dir %s -o json pull --creds %s %s", binary, t.TempDir(), certDir, testauth.Puller.User, ref)
+	cmd := exec.Command("script", "-qfec", line, "/dev/null")
+	cmd.Env = testEnv(t)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(out.String(), "Password for "+testauth.Puller.User) {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			t.Fatalf("no password prompt; output: %q", out.String())
+		}
+		out.Write(buf[:n])
+	}
+	io.WriteString(stdin, testauth.Puller.Password+"\n")
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	stdin.Close()
+	err := cmd.Wait()
+	for _, s := range secretsOf(testauth.Puller) {
+		if strings.Contains(out.String(), s) {
+			t.Fatal("the password was echoed or printed (output withheld)")
+		}
+	}
+	if err != nil || !strings.Contains(out.String(), want.String()) {
+		t.Fatalf("pull with a prompted password: %v; output without the digest %s", err, want)
 	}
 }
