@@ -42,15 +42,21 @@ type record struct {
 }
 
 const (
-	// feedBudget bounds the data a feed holds ahead of the engine.
-	feedBudget = 8 << 20
-	// feedRecords bounds the headers it holds; a header is a few hundred
-	// bytes.
+	// feedMemory bounds the data all feeds hold ahead of the engine. The
+	// more a layer below can decompress while the one above is written,
+	// the faster whole images extract: 8 MiB per layer on two cores gave
+	// 200 MB/s, 32 MiB 290 MB/s, 64 MiB 320 MB/s (tmpfs, synthetic image).
+	feedMemory = 64 << 20
+	// feedRecords bounds the headers a feed holds; a header is a few
+	// hundred bytes.
 	feedRecords = 1 << 14
 )
 
 // feeding is how many layers are fed at once.
 func feeding() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// feedBudget is the data one feed may hold.
+func feedBudget() int64 { return feedMemory / int64(feeding()) }
 
 // startFeed opens layer i and starts feeding it. wants says whether an
 // entry's data may be written; the data of others is skipped.
@@ -79,6 +85,7 @@ func (f *feed) run(rc io.ReadCloser, wants func(string) bool) {
 	defer rc.Close()
 	defer close(f.recs)
 	tr := tar.NewReader(rc)
+	budget := feedBudget()
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -90,10 +97,10 @@ func (f *feed) run(rc io.ReadCloser, wants func(string) bool) {
 		}
 		r := &record{hdr: hdr}
 		if hdr.Size > 0 && hdr.Typeflag != tar.TypeLink && wants(hdr.Name) {
-			if hdr.Size > feedBudget {
+			if hdr.Size > budget {
 				r.tr, r.taken = tr, make(chan struct{})
 			} else {
-				for f.used.Load()+hdr.Size > feedBudget {
+				for f.used.Load()+hdr.Size > budget {
 					select {
 					case <-f.wake:
 					case <-f.stop:
