@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 // Exit codes.
@@ -269,13 +268,11 @@ func (g *globals) credentials() (user, password string, err error) {
 	if !isTerminal(os.Stdin) {
 		return "", "", &usageError{fmt.Errorf("--creds %s: no password given and standard input is not a terminal to ask for one; use --creds USER:PASSWORD or --authfile", user)}
 	}
-	fmt.Fprintf(g.stderr, "Password for %s: ", user)
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(g.stderr)
+	password, err = readPassword(os.Stdin, g.stderr, fmt.Sprintf("Password for %s: ", user))
 	if err != nil {
 		return "", "", fmt.Errorf("--creds: read password: %w", err)
 	}
-	return user, string(b), nil
+	return user, password, nil
 }
 
 // credsHosts lists the registries --creds are for: those of refs and their
