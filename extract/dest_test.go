@@ -97,7 +97,7 @@ func TestForceMerges(t *testing.T) {
 	os.Symlink(victim, filepath.Join(dest, "app"))
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			if _, err := run(context.Background(), smallImage(t), dest, Options{Force: true}, e.e); err != nil {
+			if _, err := runEngine(context.Background(), smallImage(t), dest, Options{Force: true}, e.e); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]string{
@@ -137,7 +137,7 @@ func TestFailureLeavesDestinationAlone(t *testing.T) {
 			t.Run(name+"/"+e.name, func(t *testing.T) {
 				dir := t.TempDir()
 				absent := filepath.Join(dir, "absent")
-				if _, err := run(context.Background(), mk(t), absent, Options{}, e.e); err == nil {
+				if _, err := runEngine(context.Background(), mk(t), absent, Options{}, e.e); err == nil {
 					t.Fatal("no error")
 				}
 				if _, err := os.Lstat(absent); !errors.Is(err, fs.ErrNotExist) {
@@ -145,7 +145,7 @@ func TestFailureLeavesDestinationAlone(t *testing.T) {
 				}
 				empty := filepath.Join(dir, "empty")
 				os.Mkdir(empty, 0o755)
-				if _, err := run(context.Background(), mk(t), empty, Options{}, e.e); err == nil {
+				if _, err := runEngine(context.Background(), mk(t), empty, Options{}, e.e); err == nil {
 					t.Fatal("no error")
 				}
 				if ents, _ := os.ReadDir(empty); len(ents) != 0 {
@@ -155,7 +155,7 @@ func TestFailureLeavesDestinationAlone(t *testing.T) {
 				os.MkdirAll(filepath.Join(full, "etc"), 0o755)
 				os.WriteFile(filepath.Join(full, "etc/a"), []byte("mine"), 0o644)
 				before := snapshot(t, dir, snapOpts{times: true, dirTimes: true})
-				if _, err := run(context.Background(), mk(t), full, Options{Force: true}, e.e); err == nil {
+				if _, err := runEngine(context.Background(), mk(t), full, Options{Force: true}, e.e); err == nil {
 					t.Fatal("no error")
 				}
 				if d := diffSnap(before, snapshot(t, dir, snapOpts{times: true, dirTimes: true})); d != "" {

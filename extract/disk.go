@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +27,12 @@ type dirHandle struct {
 	// mknodat, utimensat without following, fchmodat of device nodes.
 	f  *os.File
 	fd int
+
+	// A handle that files are being created in on other goroutines is
+	// pinned: closing it waits for the last of them.
+	mu     sync.Mutex
+	pins   int
+	closed bool
 }
 
 func newHandle(r *os.Root) (*dirHandle, error) {
@@ -47,8 +54,31 @@ func (h *dirHandle) sub(name string) (*dirHandle, error) {
 }
 
 func (h *dirHandle) close() {
-	h.f.Close()
-	h.root.Close()
+	h.mu.Lock()
+	h.closed = true
+	shut := h.pins == 0
+	h.mu.Unlock()
+	if shut {
+		h.f.Close()
+		h.root.Close()
+	}
+}
+
+func (h *dirHandle) pin() {
+	h.mu.Lock()
+	h.pins++
+	h.mu.Unlock()
+}
+
+func (h *dirHandle) unpin() {
+	h.mu.Lock()
+	h.pins--
+	shut := h.pins == 0 && h.closed
+	h.mu.Unlock()
+	if shut {
+		h.f.Close()
+		h.root.Close()
+	}
 }
 
 // handleKey names a directory: a stage's own directory by the stage alone,

@@ -28,6 +28,7 @@ type extraction struct {
 	w      *writer
 	cache  handleCache
 	nstage int
+	async  int64 // files created on other goroutines
 }
 
 // stage is the staging directory of one match of one spec: the object at
@@ -114,7 +115,7 @@ func (x *extraction) reset() error {
 			return err
 		}
 	}
-	x.nstage = 0
+	x.nstage, x.async = 0, 0
 	return nil
 }
 

@@ -60,13 +60,17 @@ func compareEngines(t *testing.T, seed, stream uint64) string {
 		opts.Paths = []PathSpec{randomSpec(r), randomSpec(r)}
 	}
 	want, wantErr := runSnap(t, engineBottomUp, ls, opts)
+	auto := engineAuto
+	if seed%2 == 1 {
+		auto = engineAsync
+	}
 	got, gotErr := func() (_ snapResult, err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				t.Fatalf("seed %d/%d, %v: panic: %v\n%s\n%s", seed, stream, opts.Paths, p, debug.Stack(), describe(ls))
 			}
 		}()
-		return runSnap(t, engineAuto, ls, opts)
+		return runSnap(t, auto, ls, opts)
 	}()
 	if (wantErr == nil) != (gotErr == nil) {
 		t.Fatalf("seed %d/%d, %v: bottom-up error %v, auto error %v\n%s", seed, stream, opts.Paths, wantErr, gotErr, describe(ls))
@@ -92,7 +96,7 @@ type snapResult struct {
 func runSnap(t *testing.T, e engine, ls []Layer, opts Options) (snapResult, error) {
 	t.Helper()
 	dest := filepath.Join(writableTempDir(t), "d")
-	res, err := run(context.Background(), ls, dest, opts, e)
+	res, err := runEngine(context.Background(), ls, dest, opts, e)
 	if err != nil {
 		return snapResult{}, err
 	}

@@ -92,8 +92,10 @@ type Result struct {
 	// Warnings are the non-fatal warnings, as passed to Options.Warn.
 	Warnings []string
 
-	// engine names the strategy that produced the result, for tests.
+	// engine names the strategy that produced the result, and async
+	// counts the files created on other goroutines, for tests.
 	engine string
+	async  int64
 }
 
 // ErrDestNotEmpty is returned (wrapped) when the destination holds files
@@ -200,7 +202,7 @@ func run(ctx context.Context, layers []Layer, dest string, opts Options, eng eng
 	if err := d.finish(ctx, out); err != nil {
 		return Result{}, err
 	}
-	res := Result{Files: x.w.files, Bytes: x.w.bytes, Warnings: x.w.warn.messages(), engine: out.engine}
+	res := Result{Files: x.w.files, Bytes: x.w.bytes, Warnings: x.w.warn.messages(), engine: out.engine, async: x.async}
 	if opts.Warn != nil {
 		for _, m := range res.Warnings {
 			opts.Warn(m)

@@ -95,6 +95,9 @@ func TestWholeImage(t *testing.T) {
 				if res.Bytes == 0 || res.Files < int64(len(baseWant))-3 {
 					t.Errorf("result %+v does not count what was written", res)
 				}
+				if (e.e == engineAsync) != (res.async > 0) {
+					t.Errorf("%d files created on other goroutines", res.async)
+				}
 			})
 		}
 	}

@@ -158,16 +158,31 @@ func layers(t testing.TB, stack ...[]te) []Layer {
 
 func l(entries ...te) []te { return entries }
 
+// engines are the strategies tests compare; engineAsync is the automatic
+// one creating files on other goroutines from the first file on, which it
+// otherwise does only where creating files is slow.
 var engines = []struct {
 	name string
 	e    engine
-}{{"auto", engineAuto}, {"bottom-up", engineBottomUp}}
+}{{"auto", engineAuto}, {"auto-async", engineAsync}, {"bottom-up", engineBottomUp}}
+
+const engineAsync engine = -1
+
+// runEngine is run, with engineAsync understood.
+func runEngine(ctx context.Context, ls []Layer, dest string, opts Options, e engine) (Result, error) {
+	if e == engineAsync {
+		alwaysAsync = true
+		defer func() { alwaysAsync = false }()
+		e = engineAuto
+	}
+	return run(ctx, ls, dest, opts, e)
+}
 
 // extractTo runs one engine into a fresh directory and returns it.
 func extractTo(t *testing.T, e engine, ls []Layer, opts Options) (string, Result, error) {
 	t.Helper()
 	dest := filepath.Join(writableTempDir(t), "dest")
-	res, err := run(context.Background(), ls, dest, opts, e)
+	res, err := runEngine(context.Background(), ls, dest, opts, e)
 	return dest, res, err
 }
 

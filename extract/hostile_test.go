@@ -168,7 +168,7 @@ func TestHostileLayers(t *testing.T) {
 				for _, entries := range c.layers(victim) {
 					ls = append(ls, mkLayer(t, mtGzip, entries...))
 				}
-				_, err := run(context.Background(), ls, dest, Options{Paths: c.paths}, e.e)
+				_, err := runEngine(context.Background(), ls, dest, Options{Paths: c.paths}, e.e)
 
 				if after := sandboxState(t, sandbox); fmt.Sprint(after) != fmt.Sprint(before) {
 					t.Fatalf("outside DEST changed:\n%s", diffSnap(before, after))

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 )
 
 // topDown reads the layers from the top one down. An entry is written only
@@ -35,7 +36,44 @@ type topDown struct {
 	layer int
 	l     int32 // layer+1
 	stbuf []*stage
+
+	// async creates regular files whose data was read ahead, once the
+	// first files showed that creating them is slow (probe); rec is the
+	// record being handled, and taken says async took it over (it then
+	// releases it to the feed when the file is made).
+	async    *creators
+	useAsync bool
+	probe    probe
+	feed     *feed
+	rec      *record
+	taken    bool
 }
+
+// probe times the first regular files made. Where creating a file takes
+// the kernel tens of microseconds (tmpfs, most local disks), handing
+// files to other goroutines costs more than it saves, since the cores are
+// busy decompressing; where it takes hundreds (ext4 on some virtual
+// disks), overlapping the creations is the biggest win there is.
+type probe struct {
+	n     int
+	total time.Duration
+}
+
+const (
+	probeFiles = 64
+	slowCreate = 200 * time.Microsecond
+)
+
+// add records one creation and says whether creating files is slow.
+func (p *probe) add(d time.Duration) bool {
+	p.n++
+	p.total += d
+	return p.n == probeFiles && p.total/probeFiles > slowCreate
+}
+
+// alwaysAsync makes every extraction create files on other goroutines
+// from the first one, for tests.
+var alwaysAsync bool
 
 type stageNode struct {
 	st *stage
@@ -65,6 +103,9 @@ func (x *extraction) topDown() (*output, error) {
 		deferred:   map[int]map[int][]dest{},
 	}
 	defer x.cache.closeAll()
+	t.async = newCreators(x.w)
+	defer func() { x.async = t.async.stop(x.w) }()
+	t.useAsync = alwaysAsync
 	// Glob specs first: nodes record which patterns they match as they
 	// are made, and the literal specs' nodes are made next.
 	for _, sp := range x.specs {
@@ -108,6 +149,9 @@ func (x *extraction) topDown() (*output, error) {
 			return nil, err
 		}
 	}
+	if err := t.async.wait(); err != nil {
+		return nil, err
+	}
 	stages, err := t.selectMatches()
 	if err != nil {
 		return nil, err
@@ -142,12 +186,16 @@ func (t *topDown) readLayer(f *feed) error {
 	t.layer, t.l = f.index, int32(f.index+1)
 	t.w.layer = f.digest
 	seq := 0
+	t.feed = f
 	for r := range f.recs {
 		if r.err != nil {
 			return r.err
 		}
+		t.rec, t.taken = r, false
 		err := t.entry(r.hdr, seq, r.body())
-		f.release(r)
+		if !t.taken {
+			f.release(r)
+		}
 		if err != nil {
 			return entryErr(f.digest, r.hdr, err)
 		}
@@ -440,7 +488,19 @@ func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header,
 	if err != nil {
 		return err
 	}
+	if t.useAsync && k == kindReg && len(stages) == 1 && t.rec != nil && t.rec.data != nil {
+		f, rec := t.feed, t.rec
+		t.taken = true
+		t.onDisk[stageNode{stages[0], n}] = struct{}{}
+		t.written[n.content] = append(t.written[n.content], dest{stages[0], n, n.gen})
+		return t.async.submit(&creation{h: h, name: name, hdr: hdr, data: rec.data,
+			layer: t.w.layer, entry: t.w.entry, release: func() { f.release(rec) }})
+	}
+	start := time.Now()
 	created, err := t.w.create(h, name, k, hdr, r)
+	if k == kindReg && t.probe.add(time.Since(start)) {
+		t.useAsync = true
+	}
 	if err != nil || !created {
 		return err
 	}
@@ -452,6 +512,9 @@ func (t *topDown) writeObject(stages []*stage, n *node, k kind, hdr *tar.Header,
 // hardlink links n in each stage to an object already written with the
 // same data, or defers it until that data is read again.
 func (t *topDown) hardlink(n *node, content pos, stages []*stage) error {
+	if err := t.async.wait(); err != nil {
+		return err
+	}
 	for _, st := range stages {
 		from := t.writtenAt(content)
 		if from == "" {
@@ -501,6 +564,9 @@ func (t *topDown) deferTo(at pos, d dest) {
 // remove deletes what was written for n and beneath it, in the stages
 // that hold n and in those rooted beneath it, and forgets it.
 func (t *topDown) remove(n *node, stages []*stage) error {
+	if err := t.async.wait(); err != nil {
+		return err
+	}
 	all := slices.Clone(stages)
 	n.walk(func(d *node) {
 		if d != n {

@@ -125,7 +125,7 @@ func TestSameTreeAsUmoci(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			dest := filepath.Join(writableTempDir(t), "rootfs")
-			res, err := run(context.Background(), ls, dest, Options{Rootless: true}, e.e)
+			res, err := runEngine(context.Background(), ls, dest, Options{Rootless: true}, e.e)
 			if err != nil {
 				t.Fatal(err)
 			}

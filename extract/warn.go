@@ -43,3 +43,19 @@ func (w *warnings) messages() []string {
 
 // esc makes s safe to splice into a warning format.
 func esc(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// merge adds o's warnings to w.
+func (w *warnings) merge(o *warnings) {
+	for _, k := range o.order {
+		x := o.byKey[k]
+		if w.byKey == nil {
+			w.byKey = map[string]*warning{}
+		}
+		if y := w.byKey[k]; y != nil {
+			y.count += x.count
+			continue
+		}
+		w.byKey[k] = &warning{format: x.format, count: x.count, first: x.first}
+		w.order = append(w.order, k)
+	}
+}
