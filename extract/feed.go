@@ -16,8 +16,8 @@ import (
 // it decompresses, parses the tar headers and reads the data of the
 // entries the engine may write, up to a budget. Several layers are fed at
 // once, so a layer below is decompressing on another core while the one
-// above is being written; and when little is selected (one --path), every
-// layer decompresses in parallel, which is most of the work.
+// above is being written; and when little is selected (one --path), the
+// fed layers decompress in parallel, which is most of the work then.
 type feed struct {
 	index  int
 	digest string
