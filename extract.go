@@ -3,6 +3,7 @@ package freshpull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -60,6 +61,10 @@ func Extract(ctx context.Context, input, dest string, opts Options, xopts Extrac
 	}
 	if err != nil {
 		err = fmt.Errorf("extract %s into %s: %w", res.Canonical, dest, err)
+		if errors.Is(err, extract.ErrDestNotEmpty) {
+			// The user can fix the invocation: another DEST, or --force.
+			err = &InputError{err}
+		}
 		res.fail(err)
 		return res, err
 	}
