@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freshpull/freshpull/internal/countproxy"
 	"github.com/freshpull/freshpull/internal/testauth"
 	"github.com/freshpull/freshpull/internal/testregistry"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -189,8 +190,11 @@ func registriesConf(t *testing.T, body string) string {
 func TestPullThroughCacheMirror(t *testing.T) {
 	upstream := testregistry.Start(t)
 	mirror := testregistry.StartWithConfig(t, localRegistryProxy("http://"+upstream.Host))
-	ref := upstream.Ref("farm/base:1")
-	first := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	// Builders reach upstream through a counting proxy, to see what they
+	// ask it; the mirror fetches from upstream directly.
+	up := countproxy.Start(t, upstream.Host)
+	first := testregistry.Push(t, upstream.Ref("farm/base:1"), testregistry.Image(t, 2, 5000, host))
+	ref := up.Host + "/farm/base:1"
 	conf := registriesConf(t, fmt.Sprintf(`
 [[registry]]
 location = %q
@@ -200,21 +204,25 @@ insecure = true
 location = %q
 insecure = true
 pull-from-mirror = "digest-only"
-`, upstream.Host, mirror.Host))
+`, up.Host, mirror.Host))
 	st := t.TempDir()
 	r := pullOne(t, st, 0, "--registries-conf", conf, ref)
 	if r.Digest != first.String() || !strings.HasPrefix(r.Source, mirror.Host) {
 		t.Fatalf("first pull = %+v, want %s from the mirror %s", r, first, mirror.Host)
 	}
-	moved := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	// Upstream answered the tag (one HEAD) and sent no content.
+	if up.Count("HEAD", "/manifests/1") != 1 || up.Count("GET", "/manifests/") != 0 || up.Count("", "/blobs/") != 0 {
+		t.Errorf("upstream saw more than the tag's HEAD:\n%s", up)
+	}
+	moved := testregistry.Push(t, upstream.Ref("farm/base:1"), testregistry.Image(t, 2, 5000, host))
 	r = pullOne(t, st, 0, "--registries-conf", conf, ref)
 	if r.Action != "pulled" || r.Digest != moved.String() || !strings.HasPrefix(r.Source, mirror.Host) {
 		t.Errorf("newer after the tag moved upstream = %+v, want %s pulled through the mirror", r, moved)
 	}
 	mirror.Stop()
-	again := testregistry.Push(t, ref, testregistry.Image(t, 2, 5000, host))
+	again := testregistry.Push(t, upstream.Ref("farm/base:1"), testregistry.Image(t, 2, 5000, host))
 	r = pullOne(t, st, 0, "--registries-conf", conf, ref)
-	if r.Action != "pulled" || r.Digest != again.String() || !strings.HasPrefix(r.Source, upstream.Host) {
+	if r.Action != "pulled" || r.Digest != again.String() || !strings.HasPrefix(r.Source, up.Host) {
 		t.Errorf("with the mirror stopped = %+v, want %s from upstream", r, again)
 	}
 }
