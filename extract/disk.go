@@ -23,8 +23,9 @@ import (
 // metadata with the *NOFOLLOW calls).
 type dirHandle struct {
 	root *os.Root
-	// f is the same directory, for the calls os.Root does not offer:
-	// mknodat, utimensat without following, fchmodat of device nodes.
+	// f is the same directory, for the calls os.Root does not offer
+	// (mknodat, utimensat without following, fchmodat of device nodes)
+	// and for creating regular files cheaply (see writer.file).
 	f  *os.File
 	fd int
 

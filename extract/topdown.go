@@ -22,6 +22,8 @@ type topDown struct {
 	root  *node
 	globs []*spec // glob specs by bit
 
+	// onDisk holds what has been made in each stage, directories made as
+	// parents included.
 	onDisk map[stageNode]struct{}
 	// written maps an entry to the objects written with its data (in
 	// any stage), so that its other names can be hard links to them.
@@ -75,17 +77,22 @@ func (p *probe) add(d time.Duration) bool {
 // from the first one, for tests.
 var alwaysAsync bool
 
+// stageNode is a node's place in a stage.
 type stageNode struct {
 	st *stage
 	n  *node
 }
 
+// dest is a node's place in a stage as of one generation of the node
+// (see node.gen): if the node's object is replaced, the dest is stale.
 type dest struct {
 	st  *stage
 	n   *node
 	gen uint32
 }
 
+// dirRec is the attributes of a directory made in a stage, applied once
+// everything is in place.
 type dirRec struct {
 	st  *stage
 	n   *node
