@@ -276,17 +276,7 @@ func withLayers(ls ...v1.Layer) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, err
-	}
-	return mutate.ConfigMediaType(img, types.OCIConfigJSON), nil
+	return localregistry.AsOCI(img, v1.Platform{OS: "linux", Architecture: "amd64"})
 }
 
 type timing struct {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshpull/freshpull/internal/localregistry"
 	"github.com/freshpull/freshpull/internal/testregistry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -77,17 +78,14 @@ func tarLayer(t *testing.T, zstd bool, entries ...entry) v1.Layer {
 // buildImage stacks layers into an OCI image for linux/amd64.
 func buildImage(t *testing.T, layers ...v1.Layer) v1.Image {
 	t.Helper()
-	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, _ := img.ConfigFile()
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
+	if img, err = localregistry.AsOCI(img, host); err != nil {
 		t.Fatal(err)
 	}
-	return mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	return img
 }
 
 // appImage: a base, a layer that deletes, replaces and makes a directory

@@ -18,6 +18,12 @@ func RandomImage(layers int, size int64, platform v1.Platform) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
+	return AsOCI(mutate.MediaType(img, types.OCIManifestSchema1), platform)
+}
+
+// AsOCI sets the image's platform in its config and gives it OCI media
+// types for manifest and config.
+func AsOCI(img v1.Image, platform v1.Platform) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
