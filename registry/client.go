@@ -99,6 +99,7 @@ func New(opts Options) *Client {
 	if base == nil {
 		base = &hostTransport{timeout: opts.Timeout, tls: opts.TLS, skip: c.insecure, hosts: map[string]*hostEntry{}}
 	}
+	base = &httpGuard{inner: base, allow: func(host string) bool { return c.insecure(host) || opts.TLS.SkipVerify }}
 	base = &stallTransport{inner: base, timeout: opts.Timeout}
 	base = &logTransport{inner: base, log: opts.Logger}
 	base = &retryTransport{inner: base, attempts: 4, base: opts.RetryBase, maxWait: 2 * time.Minute}
