@@ -82,7 +82,10 @@ func authFile(t *testing.T, host string, a testauth.Account, wrong bool) string 
 	return path
 }
 
-func TestHtpasswdOverTLS(t *testing.T) {
+// basicAuthRegistry starts the registry over TLS, with a private CA, and
+// htpasswd (Basic) authentication.
+func basicAuthRegistry(t *testing.T) (*testregistry.Registry, *testauth.CA) {
+	t.Helper()
 	testregistry.Require(t)
 	ca := testauth.NewCA(t)
 	htpasswd := testauth.Htpasswd(t, t.TempDir(), testauth.Pusher, testauth.Puller)
@@ -90,6 +93,11 @@ func TestHtpasswdOverTLS(t *testing.T) {
 		testauth.ServeTLS(ca.ServerCert(t, "127.0.0.1", "localhost")),
 		testauth.HtpasswdAuth(htpasswd),
 	))
+	return reg, ca
+}
+
+func TestHtpasswdOverTLS(t *testing.T) {
+	reg, ca := basicAuthRegistry(t)
 	ref := reg.Ref("basic/app:1")
 	want := pushAuth(t, ref, testregistry.Image(t, 2, 1000, host), ca, testauth.Pusher)
 	certDir := ca.WriteCertDir(t, t.TempDir(), nil)
@@ -243,13 +251,7 @@ blocked = true
 // --creds USER asks for the password on the terminal and does not echo it.
 func TestCredsPasswordPrompt(t *testing.T) {
 	requireTool(t, "script")
-	testregistry.Require(t)
-	ca := testauth.NewCA(t)
-	htpasswd := testauth.Htpasswd(t, t.TempDir(), testauth.Pusher, testauth.Puller)
-	reg := testregistry.StartWithConfig(t, testauth.Merge(
-		testauth.ServeTLS(ca.ServerCert(t, "127.0.0.1", "localhost")),
-		testauth.HtpasswdAuth(htpasswd),
-	))
+	reg, ca := basicAuthRegistry(t)
 	ref := reg.Ref("prompt/app:1")
 	want := pushAuth(t, ref, testregistry.Image(t, 1, 1000, host), ca, testauth.Pusher)
 	certDir := ca.WriteCertDir(t, t.TempDir(), nil)
