@@ -16,6 +16,20 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// finish prints results as JSON when asked (text went out item by item) and
+// turns the worst per-item status into the command's exit status.
+func finish(g *globals, results any, code int) error {
+	if g.json() {
+		if err := writeJSON(g.stdout, results); err != nil {
+			return err
+		}
+	}
+	if code != exitOK {
+		return &exitError{code}
+	}
+	return nil
+}
+
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // shortDigest abbreviates a digest for tables: "sha256:0123456789ab".

@@ -58,7 +58,7 @@ func reportPulls(g *globals, results []freshpull.Result) error {
 			fmt.Fprintf(g.stderr, "warning: %s\n", r.Warning)
 		}
 		if r.Error != "" {
-			code = worse(code, codeOfResult(r))
+			code = worse(code, exitCode(r.Err))
 			if !g.json() {
 				fmt.Fprintf(g.stderr, "freshpull: %s\n", r.Error)
 			}
@@ -68,26 +68,8 @@ func reportPulls(g *globals, results []freshpull.Result) error {
 			fmt.Fprintf(g.stdout, "%-14s %s %s (%s)\n", r.Action, r.Canonical, r.Digest, r.Reason)
 		}
 	}
-	if g.json() {
-		if err := writeJSON(g.stdout, results); err != nil {
-			return err
-		}
-	}
-	if code != exitOK {
-		return &exitError{code}
-	}
-	return nil
+	return finish(g, results, code)
 }
-
-func codeOfResult(r freshpull.Result) int {
-	return exitCode(resultErr{r})
-}
-
-// resultErr lets exitCode classify a Result's failure.
-type resultErr struct{ r freshpull.Result }
-
-func (e resultErr) Error() string { return e.r.Error }
-func (e resultErr) Unwrap() error { return e.r.Err }
 
 // worse orders exit codes by what a caller most needs to know: bad input,
 // then a failure, then not found.

@@ -47,15 +47,7 @@ named too (one more request, by digest).`,
 					fmt.Fprintln(g.stdout, line)
 				}
 			}
-			if g.json() {
-				if err := writeJSON(g.stdout, results); err != nil {
-					return err
-				}
-			}
-			if code != exitOK {
-				return &exitError{code}
-			}
-			return nil
+			return finish(g, results, code)
 		},
 	}
 }
