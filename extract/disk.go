@@ -210,6 +210,18 @@ func (w *writer) file(h *dirHandle, name string, hdr *tar.Header, r io.Reader) e
 		return fmt.Errorf("internal error: %q is not one path element", name)
 	}
 	mode := uint32(hdr.Mode & 0o7777)
+	if !w.priv {
+		// As GNU tar does: a set-id bit whose owner could not be
+		// restored is dropped. Kept, an untrusted image would leave
+		// set-id programs owned by whoever extracted it (root, with
+		// Rootless as root).
+		if hdr.Uid != w.uid {
+			mode &^= 0o4000
+		}
+		if hdr.Gid != w.gid {
+			mode &^= 0o2000
+		}
+	}
 	// Created with its final mode when the umask cannot change it, so
 	// that fchmod is needed only for special bits or an unusual umask.
 	create, chmod := uint32(0o600), true

@@ -34,8 +34,9 @@
 // file in the image are hard links to one file in the destination, also
 // across PathSpecs. As root (and not Options.Rootless), owners come from
 // the image and device nodes are made; otherwise files belong to the
-// caller without complaint, device nodes are skipped with a warning, and
-// only user.* extended attributes are set. FIFOs need no privilege and are
+// caller without complaint, a file's setuid (setgid) bit is dropped unless
+// the image's owner (group) is the caller's, as GNU tar does, device nodes
+// are skipped with a warning, and only user.* extended attributes are set. FIFOs need no privilege and are
 // always made. The root directory's own entry is ignored: DEST's mode and
 // owner are the caller's.
 //

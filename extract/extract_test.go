@@ -230,6 +230,12 @@ func TestModesTimesAndOwners(t *testing.T) {
 			i := strings.LastIndexByte(v, ' ')
 			rootless[k] = v[:i] + " " + me
 		}
+		// A set-id bit whose owner the image cannot have is dropped: no
+		// setuid program owned by the caller from an untrusted image.
+		rootless["a/suid"] = strings.Replace(rootless["a/suid"], "reg 4711", "reg 0711", 1)
+		if os.Getegid() != 0 {
+			rootless["a/sgid"] = strings.Replace(rootless["a/sgid"], "reg 2755", "reg 0755", 1)
+		}
 		if d := diffSnap(rootless, snapshot(t, dest, snapOpts{times: true, dirTimes: true, owners: true})); d != "" {
 			t.Fatalf("tree differs:\n%s", d)
 		}
