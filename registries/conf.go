@@ -273,6 +273,11 @@ func fromTOML(path string, r tomlRegistry) (*entry, error) {
 	}
 	e := &entry{prefix: p, insecure: r.Insecure, blocked: r.Blocked, file: path}
 	switch {
+	case r.Location != "" && p.suffix != "":
+		// Every subdomain would land in one repository namespace, and
+		// images of different registries would be indistinguishable
+		// (containers/image refuses this too).
+		return nil, fmt.Errorf("prefix %q: a wildcard prefix cannot have a location; give each registry its own [[registry]]", prefixText)
 	case r.Location != "":
 		if e.location, err = parseLocation(r.Location); err != nil {
 			return nil, fmt.Errorf("location %q: %w", r.Location, err)

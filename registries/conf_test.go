@@ -136,6 +136,7 @@ func TestMalformed(t *testing.T) {
 		{"legacy and new mirror settings", "[[registry]]\nprefix = \"docker.io\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m.local\"\npull-from-mirror = \"tag-only\"\n", []string{"mirror-by-digest-only"}},
 		{"scheme in location", "[[registry]]\nprefix = \"docker.io\"\nlocation = \"https://mirror.local\"\n", []string{"URI schemes"}},
 		{"scheme in mirror", "[[registry]]\nprefix = \"docker.io\"\n[[registry.mirror]]\nlocation = \"http://mirror.local\"\n", []string{"mirror #1", "insecure = true"}},
+		{"wildcard with location", "[[registry]]\nprefix = \"*.example.com\"\nlocation = \"cache.local/x\"\n", []string{"wildcard", "location"}},
 		{"tag in location", "[[registry]]\nprefix = \"example.com/a\"\nlocation = \"mirror.local/a:1\"\n", []string{"tag or digest"}},
 		{"location not a host", "[[registry]]\nprefix = \"example.com/a\"\nlocation = \"mirror/a\"\n", []string{"registry host"}},
 		{"nothing set", "[[registry]]\ninsecure = true\n", []string{"neither prefix nor location"}},

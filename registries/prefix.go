@@ -86,16 +86,25 @@ func parsePattern(s string) (pattern, error) {
 // matchLen returns how much of ref the pattern covers, counted in
 // characters of the canonical reference, or -1 when it does not match.
 // Longer is more specific.
+//
+// A prefix whose host names no port matches the host on any port, as
+// containers/image does: otherwise "blocked.example.com:443/app" would slip
+// past a block of blocked.example.com, and the same for wildcards.
 func (p pattern) matchLen(ref reference.Reference) int {
 	domain := ref.Domain()
+	host := domain
+	if i := strings.LastIndexByte(domain, ':'); i > strings.LastIndexByte(domain, ']') {
+		host = domain[:i]
+	}
 	if p.suffix != "" {
-		d := strings.ToLower(domain)
-		if len(d) <= len(p.suffix) || !strings.HasSuffix(d, p.suffix) {
+		h := strings.ToLower(host)
+		if len(h) <= len(p.suffix) || !strings.HasSuffix(h, p.suffix) {
 			return -1
 		}
 		return len(domain)
 	}
-	if !strings.EqualFold(domain, p.host) {
+	portless := !strings.Contains(strings.TrimPrefix(p.host, "["), "]:") && (strings.HasPrefix(p.host, "[") || !strings.Contains(p.host, ":"))
+	if !strings.EqualFold(domain, p.host) && !(portless && strings.EqualFold(host, p.host)) {
 		return -1
 	}
 	n := len(domain)

@@ -68,7 +68,7 @@ insecure = true
 
 [[registry]]
 prefix = "*.build.example.org"
-location = "cache.local/build"
+insecure = true
 
 [[registry]]
 prefix = "exact.example.org"
@@ -155,21 +155,24 @@ func TestRoute(t *testing.T) {
 		// Blocked, by namespace and by one tag.
 		{ref: "example.com/foo/blocked/x:1", err: `prefix "example.com/foo/blocked"`},
 		{ref: "example.com/foo/blocked", err: `prefix "example.com/foo/blocked"`},
+		// A port does not slip past a block.
+		{ref: "example.com:443/foo/blocked/x:1", err: `prefix "example.com/foo/blocked"`},
+		{ref: "example.com:5000/foo/blocked/x:1", err: `prefix "example.com/foo/blocked"`},
 		{ref: "example.com/foo/blockedx:1", prefix: "example.com/foo",
 			resolve: []ep{"m m0.local/foo/blockedx:1", "m m1.local/mirrors/foo/blockedx:1!", "internal.example.net/bar/blockedx:1"},
 			fetch:   []ep{"m m0.local/foo/blockedx:1", "m m2.local/foo/blockedx:1", "internal.example.net/bar/blockedx:1"}},
 		{ref: "pinned.io/app:bad", err: `prefix "pinned.io/app:bad"`},
 		{ref: "pinned.io/app:bad@" + dA, err: `prefix "pinned.io/app:bad"`},
 		{ref: "pinned.io/app:good", resolve: []ep{"pinned.io/app:good"}, fetch: []ep{"pinned.io/app:good"}},
-		// Wildcards: subdomains only, no port, as-is without location,
+		// Wildcards: subdomains only, on any port, as-is without location,
 		// the longer wildcard and then an exact host win.
 		{ref: "a.example.org/x:1", prefix: "*.example.org", resolve: []ep{"a.example.org/x:1!"}, fetch: []ep{"a.example.org/x:1!"}},
 		{ref: "a.b.example.org/x:1", prefix: "*.example.org", resolve: []ep{"a.b.example.org/x:1!"}, fetch: []ep{"a.b.example.org/x:1!"}},
 		{ref: "example.org/x:1", resolve: []ep{"example.org/x:1"}, fetch: []ep{"example.org/x:1"}},
 		{ref: "badexample.org/x:1", resolve: []ep{"badexample.org/x:1"}, fetch: []ep{"badexample.org/x:1"}},
-		{ref: "a.example.org:5000/x:1", resolve: []ep{"a.example.org:5000/x:1"}, fetch: []ep{"a.example.org:5000/x:1"}},
+		{ref: "a.example.org:5000/x:1", prefix: "*.example.org", resolve: []ep{"a.example.org:5000/x:1!"}, fetch: []ep{"a.example.org:5000/x:1!"}},
 		{ref: "x.build.example.org/team/app:1", prefix: "*.build.example.org",
-			resolve: []ep{"cache.local/build/team/app:1"}, fetch: []ep{"cache.local/build/team/app:1"}},
+			resolve: []ep{"x.build.example.org/team/app:1!"}, fetch: []ep{"x.build.example.org/team/app:1!"}},
 		{ref: "exact.example.org/x:1", prefix: "exact.example.org", resolve: []ep{"exact.example.org/x:1"}, fetch: []ep{"exact.example.org/x:1"}},
 		// mirror-by-digest-only: every mirror is digest-only.
 		{ref: "legacy.io/app:1", prefix: "legacy.io",
