@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -436,5 +437,35 @@ func TestResultJSON(t *testing.T) {
 	}
 	if m["status"] != "stale" || m["digest"] != string(dA) || m["line"] != 3.0 {
 		t.Errorf("JSON %s", b)
+	}
+}
+
+// A write keeps the file's owner and its special bits: root pinning a
+// user's Dockerfile in CI must not take it over.
+func TestWriteKeepsOwnerAndMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's owner needs root (CI runs as root)")
+	}
+	f := writeDockerfile(t, "FROM base:1.4\n", 0o640, nil)
+	if err := os.Chown(f.Name, 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f.Name, 0o640|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	res := ResolverFunc(func(context.Context, reference.Reference) (digest.Digest, error) { return dA, nil })
+	if _, err := Pin(context.Background(), []*File{f}, ModeWrite, res); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != 1234 || st.Gid != 5678 || fi.Mode()&(os.ModePerm|os.ModeSetgid) != 0o640|os.ModeSetgid {
+		t.Errorf("after write: owner %d:%d mode %v; want 1234:5678 and 0640 with setgid", st.Uid, st.Gid, fi.Mode())
+	}
+	if !strings.Contains(readFile(t, f.Name), "@"+string(dA)) {
+		t.Error("file not pinned")
 	}
 }

@@ -2,11 +2,14 @@ package dockerfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/freshpull/freshpull/reference"
 )
@@ -102,7 +105,15 @@ func writeAtomic(path string, was, data []byte) error {
 	if _, err = tmp.Write(data); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err = tmp.Chmod(fi.Mode().Perm()); err != nil {
+	// The new file takes the old one's owner (when allowed: root pinning
+	// a user's Dockerfile in CI must not leave it root's) and its mode,
+	// special bits included.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+		if err = tmp.Chown(int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err = tmp.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err = tmp.Sync(); err != nil {
