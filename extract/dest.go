@@ -244,7 +244,11 @@ func (d *destination) finish(ctx context.Context, o *output) error {
 		}
 		return fmt.Errorf("merge the extracted tree into %s: %w (it was partly updated)", d.base.Name(), err)
 	}
-	return applyDirs(d.base, ".", dirs)
+	if err := applyDirs(d.base, ".", dirs); err != nil {
+		// Too late to take the tree back out: say what state it is in.
+		return fmt.Errorf("%s: every file is in place, but directory modes and times were not all applied: %w", d.base.Name(), err)
+	}
+	return nil
 }
 
 // finalDirs maps the engines' directory attributes to paths relative to
