@@ -81,16 +81,22 @@ func choosePlatform(idx ocispec.Index, want ocispec.Platform) (ocispec.Descripto
 	return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s (the index has %v); choose one with --platform", store.FormatPlatform(want), have)
 }
 
+// checkManifest rejects descriptors freshpull cannot verify. A size is
+// required: it bounds the download, so that a hostile registry cannot fill
+// the disk before the digest check.
 func checkManifest(m ocispec.Manifest) error {
 	if m.Config.Digest.Validate() != nil {
 		return fmt.Errorf("config digest %q is invalid", m.Config.Digest)
+	}
+	if m.Config.Size <= 0 {
+		return fmt.Errorf("config %s has size %d; rejected", m.Config.Digest, m.Config.Size)
 	}
 	for _, l := range m.Layers {
 		if err := l.Digest.Validate(); err != nil {
 			return fmt.Errorf("layer digest %q is invalid: %v", l.Digest, err)
 		}
-		if l.Size < 0 {
-			return fmt.Errorf("layer %s has negative size %d", l.Digest, l.Size)
+		if l.Size <= 0 {
+			return fmt.Errorf("layer %s has size %d; rejected", l.Digest, l.Size)
 		}
 	}
 	return nil

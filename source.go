@@ -54,6 +54,13 @@ func (s *source) resolve(ctx context.Context) (registry.Resolved, registries.End
 	eps := s.route.ResolveEndpoints()
 	for i, ep := range eps {
 		repo, err := s.client.Endpoint(ctx, ep)
+		if err != nil && ctx.Err() == nil {
+			// Not tried again for content in this pull: another
+			// --timeout for nothing.
+			s.mu.Lock()
+			s.dead[ep.Ref.Repository()] = err
+			s.mu.Unlock()
+		}
 		if err == nil {
 			var r registry.Resolved
 			if r, err = repo.Resolve(ctx, ep.Ref); err == nil {

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,7 +98,7 @@ func New(opts Options) *Client {
 	if base == nil {
 		base = &hostTransport{timeout: opts.Timeout, tls: opts.TLS, skip: c.insecure, hosts: map[string]*hostEntry{}}
 	}
-	base = &httpGuard{inner: base, allow: func(host string) bool { return c.insecure(host) || opts.TLS.SkipVerify }}
+	base = &httpGuard{inner: base, allow: c.allowHTTP}
 	base = &stallTransport{inner: base, timeout: opts.Timeout}
 	base = &logTransport{inner: base, log: opts.Logger}
 	base = &retryTransport{inner: base, attempts: 4, base: opts.RetryBase, maxWait: 2 * time.Minute}
@@ -117,6 +116,12 @@ func (c *Client) insecure(host string) bool {
 		}
 	}
 	return c.isInsecureHost(host)
+}
+
+// allowHTTP reports whether host may be spoken to without TLS: loopback,
+// and registries the user named.
+func (c *Client) allowHTTP(host string) bool {
+	return isLoopback(host) || c.insecure(host) || c.opts.TLS.SkipVerify
 }
 
 func (c *Client) isInsecureHost(host string) bool {
@@ -199,9 +204,6 @@ type Repository struct {
 	rt     http.RoundTripper
 	client *http.Client
 }
-
-// Host returns the registry host requests go to.
-func (r *Repository) Host() string { return r.host }
 
 func (r *Repository) remoteOptions(ctx context.Context) []remote.Option {
 	// rt is a transport.Wrapper: remote adds no retry, ping or token
@@ -351,21 +353,4 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest, offset int64) (r
 	defer resp.Body.Close()
 	err = transport.CheckError(resp, http.StatusOK, http.StatusPartialContent)
 	return nil, 0, classify(r.host, r.name.String()+"@"+d.String(), err)
-}
-
-// ReadSmallBlob fetches a small blob (an image config) whole and verifies it.
-func (r *Repository) ReadSmallBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
-	rc, _, err := r.Blob(ctx, desc.Digest, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s@%s: %w", r.name, desc.Digest, err)
-	}
-	if int64(len(b)) != desc.Size || desc.Digest.Algorithm().FromBytes(b) != desc.Digest {
-		return nil, fmt.Errorf("%s@%s: content does not match its digest; rejected", r.name, desc.Digest)
-	}
-	return bytes.Clone(b), nil
 }

@@ -23,6 +23,7 @@ func classify(host, what string, err error) error {
 	if err == nil {
 		return nil
 	}
+	err = redact(err)
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch {

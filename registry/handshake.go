@@ -38,8 +38,9 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 	scopes := []string{repo.Scope(transport.PullScope)}
 	if cache := c.opts.Challenges; cache != nil {
 		// A remembered plain-HTTP answer is used only where plain HTTP
-		// is still allowed.
-		if ch, ok := cache.Get(host); ok && (!ch.Insecure || repo.Scheme() == "http") {
+		// is still allowed (the user may have dropped
+		// --insecure-registry since, or the registry moved to TLS).
+		if ch, ok := cache.Get(host); ok && (!ch.Insecure || c.allowHTTP(host)) {
 			rt, err := c.fromChallenge(ctx, repo, auth, ch, scopes)
 			if err == nil {
 				return c.wrap(&staleChallenge{inner: rt, redo: func(ctx context.Context) (http.RoundTripper, error) {

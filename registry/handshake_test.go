@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/freshpull/freshpull/reference"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // fakeRegistry answers /v2/ and manifest HEADs; with basic set it demands
@@ -89,3 +91,28 @@ func TestChallengeCache(t *testing.T) {
 		t.Errorf("with Basic remembered: %d requests, want 1", got)
 	}
 }
+
+// A remembered plain-HTTP answer is not used for a host that may no longer
+// be spoken to without TLS: the handshake starts over (and, with no TLS
+// there, fails plainly) rather than every run failing on the cache.
+func TestInsecureChallengeNotReused(t *testing.T) {
+	cache := FileChallengeCache(filepath.Join(t.TempDir(), "c.json"))
+	cache.Put("10.0.0.5:5000", transport.Challenge{Insecure: true})
+	var pings atomic.Int32
+	c := New(Options{Challenges: cache, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		pings.Add(1)
+		return nil, errors.New("no route in this test")
+	})})
+	ref, _ := reference.Parse("10.0.0.5:5000/app:1")
+	_, err := c.Repository(context.Background(), ref)
+	if err == nil || strings.Contains(err.Error(), "refusing plain HTTP") {
+		t.Fatalf("err = %v; want a fresh handshake, not the cached plain-HTTP answer", err)
+	}
+	if pings.Load() == 0 {
+		t.Error("no handshake was attempted")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -110,6 +110,11 @@ func (s *Store) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 	// Repair: blobs first (so no entry is left pointing at a bad blob
 	// that a later check might trust), then the entries.
 	for _, d := range uniq(bad) {
+		if d.Validate() != nil {
+			// Not a digest, so not a blob path: an index naming
+			// "sha256:../../x" must not make repair delete x.
+			continue
+		}
 		if err := os.Remove(s.BlobPath(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("fsck --repair %s: %w", s.dir, err)
 		}

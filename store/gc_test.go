@@ -179,3 +179,25 @@ func TestFsckRepairsMalformedIndex(t *testing.T) {
 		t.Errorf("broken index not kept aside: %v", aside)
 	}
 }
+
+// An index.json entry whose "digest" is a path must not make repair delete
+// a file outside the store.
+func TestFsckRepairStaysInsideStore(t *testing.T) {
+	s := openTemp(t)
+	victim := filepath.Join(filepath.Dir(s.Dir()), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostile := `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../victim","size":4}]}`
+	os.WriteFile(filepath.Join(s.Dir(), "index.json"), []byte(hostile), 0o644)
+	rep, err := s.Fsck(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Fatalf("fsck --repair deleted a file outside the store: %v", err)
+	}
+	if !rep.OK || len(rep.Entries) != 1 || !rep.Entries[0].Dropped {
+		t.Errorf("the hostile entry was not dropped: %+v", rep)
+	}
+}

@@ -14,11 +14,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && (code == exitFailed || code == exitInterrupted) {
 		fmt.Fprintf(os.Stderr, "freshpull: interrupted (%v); work in progress was discarded, the store is consistent\n", context.Cause(ctx))
-		if code == exitOK || code == exitFailed {
-			code = exitInterrupted
-		}
+		code = exitInterrupted
 	}
 	stop()
 	os.Exit(code)

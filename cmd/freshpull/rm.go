@@ -23,6 +23,13 @@ reaches. Exits 3 if a reference is not in the store.`,
 			if err != nil {
 				return err
 			}
+			// Held so that gc, which clears the temp directory, does
+			// not run while the index is rewritten.
+			release, err := st.Use(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
 			platformSet := cmd.Flags().Changed("platform")
 			code := exitOK
 			var removed []imageInfo
