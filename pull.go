@@ -174,10 +174,16 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", res.Canonical, err)
 	}
+	localDigest := entry.ResolvedDigest
+	if d := target.Digest(); d != "" && present {
+		// Found by that digest (an index or the platform manifest):
+		// locally the reference resolves to what it names.
+		localDigest = d
+	}
 	facts := policy.Facts{
 		Policy: opts.Policy,
 		Pinned: target.Digest() != "",
-		Local:  policy.Local{Present: present, Digest: entry.ResolvedDigest},
+		Local:  policy.Local{Present: present, Digest: localDigest},
 		Strict: opts.Strict,
 	}
 	decision := policy.Decide(facts)
@@ -211,6 +217,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		return fmt.Errorf("pull %s: %w", res.Canonical, decision.Err)
 	case policy.UseLocal, policy.UpToDate, policy.Fallback:
 		res.fromEntry(entry)
+		res.ResolvedDigest = localDigest.String()
 		res.Action = decision.Action.String()
 		if decision.Action == policy.Fallback {
 			res.Warning = fmt.Sprintf("%s: %s", res.Canonical, decision.Reason)

@@ -462,3 +462,18 @@ func TestSecondImageFetchesOnlyMissingBlobs(t *testing.T) {
 		t.Errorf("the registry sent %d blob bytes, want %d", got, want)
 	}
 }
+
+// A reference by the platform manifest's digest, found under a tag pulled
+// from an index, reports that digest as what it resolved to.
+func TestManifestDigestOfIndexImage(t *testing.T) {
+	reg := testregistry.Start(t)
+	storeDir := t.TempDir()
+	idx := testregistry.Index(t, testregistry.Linux("amd64"), testregistry.Linux("arm64"))
+	testregistry.PushIndex(t, reg.Ref("mdig:1"), idx)
+	r := pullOne(t, storeDir, 0, "--platform", "linux/amd64", reg.Ref("mdig:1"))
+	reg.Stop()
+	byDigest := pullOne(t, storeDir, 0, "--platform", "linux/amd64", "--policy", "never", reg.Ref("mdig@"+r.Digest))
+	if byDigest.Action != "local" || byDigest.Digest != r.Digest || byDigest.ResolvedDigest != r.Digest {
+		t.Errorf("pull by manifest digest = %+v; want local, digest and resolvedDigest %s", byDigest, r.Digest)
+	}
+}
