@@ -330,8 +330,10 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 	if err != nil {
 		return store.Entry{}, err
 	}
+	var requested ocispec.Platform
 	if !store.PlatformMatches(imagePlatform, platform) {
 		res.Warning = fmt.Sprintf("%s is for %s, not the requested %s", target, store.FormatPlatform(imagePlatform), store.FormatPlatform(platform))
+		requested = platform
 	}
 	// Manifests after the blobs they reach, the entry after everything:
 	// a reader never finds a manifest with a missing layer.
@@ -349,6 +351,7 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 		ResolvedDigest: top.Digest,
 		Platform:       imagePlatform,
 		Pulled:         time.Now().UTC(),
+		Requested:      requested,
 	}
 	if err := st.Put(ctx, e); err != nil {
 		return store.Entry{}, err

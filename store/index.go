@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/freshpull/freshpull/reference"
@@ -21,6 +22,10 @@ const (
 	AnnotationResolvedDigest = "io.freshpull.resolved-digest"
 	// AnnotationPulled is when the entry was written (RFC 3339, UTC).
 	AnnotationPulled = "io.freshpull.pulled"
+	// AnnotationRequestedPlatform is the platform the pull asked for, when
+	// the image (a single-platform one) is for another: the entry is then
+	// found for the platform asked for too.
+	AnnotationRequestedPlatform = "io.freshpull.requested-platform"
 )
 
 // Entry is one image in the store: the platform-specific manifest that a
@@ -37,6 +42,15 @@ type Entry struct {
 	Platform ocispec.Platform
 	// Pulled is when the entry was written.
 	Pulled time.Time
+	// Requested is the platform the pull asked for, when it differs from
+	// Platform; zero otherwise.
+	Requested ocispec.Platform
+}
+
+// matches reports whether the entry serves platform: the image's own, or
+// the one it was pulled for.
+func (e Entry) matches(platform ocispec.Platform) bool {
+	return PlatformMatches(e.Platform, platform) || (e.Requested.OS != "" && PlatformMatches(e.Requested, platform))
 }
 
 func (e Entry) descriptor() ocispec.Descriptor {
@@ -49,6 +63,9 @@ func (e Entry) descriptor() ocispec.Descriptor {
 			AnnotationResolvedDigest:  e.ResolvedDigest.String(),
 			AnnotationPulled:          e.Pulled.UTC().Format(time.RFC3339Nano),
 		},
+	}
+	if e.Requested.OS != "" {
+		d.Annotations[AnnotationRequestedPlatform] = FormatPlatform(e.Requested)
 	}
 	if e.Platform.OS != "" {
 		p := e.Platform
@@ -75,6 +92,9 @@ func entryOf(d ocispec.Descriptor) (Entry, bool) {
 	if d.Platform != nil {
 		e.Platform = *d.Platform
 	}
+	if p, ok := parsePlatform(d.Annotations[AnnotationRequestedPlatform]); ok {
+		e.Requested = p
+	}
 	if t, err := time.Parse(time.RFC3339Nano, d.Annotations[AnnotationPulled]); err == nil {
 		e.Pulled = t
 	}
@@ -97,6 +117,19 @@ func normVariant(p ocispec.Platform) string {
 		return ""
 	}
 	return p.Variant
+}
+
+// parsePlatform reads what FormatPlatform wrote.
+func parsePlatform(s string) (ocispec.Platform, bool) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, false
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, true
 }
 
 // FormatPlatform renders os/arch[/variant].
@@ -130,7 +163,7 @@ func (s *Store) Lookup(ref string, platform ocispec.Platform) (Entry, bool, erro
 		return Entry{}, false, err
 	}
 	for _, e := range entries {
-		if e.Reference == ref && PlatformMatches(e.Platform, platform) {
+		if e.Reference == ref && e.matches(platform) {
 			return e, true, nil
 		}
 	}
@@ -146,7 +179,7 @@ func (s *Store) FindDigest(repository string, d digest.Digest, platform ocispec.
 		return Entry{}, false, err
 	}
 	for _, e := range entries {
-		if repoOf(e.Reference) != repository || !PlatformMatches(e.Platform, platform) {
+		if repoOf(e.Reference) != repository || !e.matches(platform) {
 			continue
 		}
 		if e.ResolvedDigest == d || e.Manifest.Digest == d {

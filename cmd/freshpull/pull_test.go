@@ -477,3 +477,25 @@ func TestManifestDigestOfIndexImage(t *testing.T) {
 		t.Errorf("pull by manifest digest = %+v; want local, digest and resolvedDigest %s", byDigest, r.Digest)
 	}
 }
+
+// A single-platform image for another platform is pulled with a warning,
+// and is then found for the platform asked for: never uses it, newer finds
+// it current.
+func TestSinglePlatformMismatch(t *testing.T) {
+	reg := testregistry.Start(t)
+	storeDir := t.TempDir()
+	d := testregistry.Push(t, reg.Ref("arm/only:1"), testregistry.Image(t, 1, 500, testregistry.Linux("arm64")))
+	r := pullOne(t, storeDir, 0, "--platform", "linux/amd64", reg.Ref("arm/only:1"))
+	if r.Digest != d.String() || r.Platform != "linux/arm64" || !strings.Contains(r.Warning, "linux/amd64") {
+		t.Fatalf("pull = %+v, want %s for linux/arm64 with a warning", r, d)
+	}
+	if r := pullOne(t, storeDir, 0, "--platform", "linux/amd64", reg.Ref("arm/only:1")); r.Action != "up-to-date" {
+		t.Errorf("newer again = %s, want up-to-date", r.Action)
+	}
+	if r := pullOne(t, storeDir, 0, "--platform", "linux/amd64", "--policy", "never", reg.Ref("arm/only:1")); r.Action != "local" {
+		t.Errorf("never = %+v, want local", r)
+	}
+	if r := pullOne(t, storeDir, 0, "--platform", "linux/arm64", "--policy", "never", reg.Ref("arm/only:1")); r.Action != "local" {
+		t.Errorf("never for the image's own platform = %+v, want local", r)
+	}
+}
