@@ -279,7 +279,10 @@ func TestPinWriteSpelling(t *testing.T) {
 		{"ubuntu:22.04", "ubuntu:22.04@" + string(dA)},
 		{"ubuntu", "ubuntu:latest@" + string(dA)},
 		{"docker.io/library/ubuntu:22.04", "docker.io/library/ubuntu:22.04@" + string(dA)},
-		{"library/ubuntu:22.04", "docker.io/library/ubuntu:22.04@" + string(dA)},
+		// The name stays as written, half-qualified or not.
+		{"library/ubuntu:22.04", "library/ubuntu:22.04@" + string(dA)},
+		{"docker.io/ubuntu:22.04", "docker.io/ubuntu:22.04@" + string(dA)},
+		{"index.docker.io/library/ubuntu", "index.docker.io/library/ubuntu:latest@" + string(dA)},
 		{"localhost:5000/team/app:1.0", "localhost:5000/team/app:1.0@" + string(dA)},
 		{"ghcr.io/org/app", "ghcr.io/org/app:latest@" + string(dA)},
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/freshpull/freshpull/reference"
@@ -20,18 +21,22 @@ type edit struct {
 	text       string
 }
 
-// spell returns the text to write for to where the user wrote written:
-// Docker's short form ("ubuntu:22.04@sha256:…") if written was short, the
-// fully qualified form otherwise, so that a pin does not change how the
-// file names its images.
+// spell returns the text to write for to where the user wrote written: the
+// name exactly as written ("ubuntu", "library/ubuntu", "docker.io/ubuntu"
+// all stay so), its tag (":latest" added when it had none, so the pin says
+// which tag it follows), and to's digest, so that a pin changes nothing
+// else of how the file names its images.
 func spell(written string, to reference.Reference) (string, error) {
 	w, err := reference.Parse(written)
 	if err != nil {
 		return "", err
 	}
-	text := to.String()
-	if w.Familiar() == written {
-		text = to.Familiar()
+	text, _, _ := strings.Cut(written, "@")
+	if w.Tag() == "" && to.Tag() != "" {
+		text += ":" + to.Tag()
+	}
+	if d := to.Digest(); d != "" {
+		text += "@" + d.String()
 	}
 	// Belt and braces: what we write must read back as exactly the pin.
 	back, err := reference.Parse(text)
