@@ -69,12 +69,37 @@ func (p *parse) usedInPart(names map[string]struct{}, line int) {
 func (p *parse) keepWholeArgs() {
 	for i := range p.refs {
 		r := &p.refs[i]
-		line, ok := p.partial[r.Arg]
-		if r.Arg == "" || !ok || r.NoEdit != "" || r.Skip != "" {
+		if r.Arg == "" || r.NoEdit != "" || r.Skip != "" {
 			continue
 		}
-		r.NoEdit = fmt.Sprintf("ARG %s is also used as part of a longer reference or value on line %d, which a pin in its default would break", r.Arg, line)
-		r.Start, r.End = 0, 0
+		if line, ok := p.partial[r.Arg]; ok {
+			r.NoEdit = fmt.Sprintf("ARG %s is also used as part of a longer reference or value on line %d, which a pin in its default would break", r.Arg, line)
+			r.Start, r.End = 0, 0
+		} else if line, ok := p.inStage[r.Arg]; ok {
+			r.NoEdit = fmt.Sprintf("ARG %s is also brought into a stage on line %d, where its value would change with a pin in its default; pin the FROM line instead", r.Arg, line)
+			r.Start, r.End = 0, 0
+		}
+	}
+}
+
+// stageArgs records the meta ARGs an ARG instruction inside a stage brings
+// into scope (a name without "=", the docker build way to use a meta ARG in
+// a stage).
+func (p *parse) stageArgs(in instr) {
+	for _, word := range in.args() {
+		name, _, hasVal := strings.Cut(word, "=")
+		if hasVal {
+			continue
+		}
+		if _, meta := p.args[name]; !meta {
+			continue
+		}
+		if p.inStage == nil {
+			p.inStage = map[string]int{}
+		}
+		if _, ok := p.inStage[name]; !ok {
+			p.inStage[name] = in.node.StartLine
+		}
 	}
 }
 

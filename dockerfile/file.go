@@ -163,7 +163,11 @@ type parse struct {
 	args map[string]*metaArg // ARGs declared before the first FROM
 	// partial holds, for each meta ARG used as part of a longer word (in a
 	// FROM image or another ARG's default), the line of its first such use.
-	partial    map[string]int
+	partial map[string]int
+	// inStage holds, for each meta ARG brought into a stage (ARG NAME
+	// after FROM), the line that does it: RUN or LABEL there see the
+	// meta ARG's value, so a pin in its default would change them too.
+	inStage    map[string]int
 	seenFrom   bool
 	stages     []string // lower-cased names of the stages so far, "" if unnamed
 	stage      string   // how Ref.Stage names the current stage
@@ -198,6 +202,7 @@ func (p *parse) instruction(node *parser.Node) error {
 		if !p.seenFrom {
 			return p.metaArg(in)
 		}
+		p.stageArgs(in)
 	case "from":
 		p.seenFrom = true
 		return p.from(in)

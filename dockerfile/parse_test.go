@@ -397,3 +397,27 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// A meta ARG that a stage brings into scope is used there too: a pin in its
+// default would change RUN and LABEL, so the pin target is withdrawn.
+func TestMetaArgUsedInStageIsNotRewritten(t *testing.T) {
+	f, err := Parse("Dockerfile", []byte("ARG BASE=alpine:3.19\nFROM $BASE\nARG BASE\nRUN echo \"built on ${BASE}\"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Refs) != 1 {
+		t.Fatalf("%d references, want 1", len(f.Refs))
+	}
+	r := f.Refs[0]
+	if !strings.Contains(r.NoEdit, "line 3") || r.Start != r.End || r.Reference.String() != "docker.io/library/alpine:3.19" {
+		t.Errorf("ref = %+v; want it resolved but not rewritable, naming line 3", r)
+	}
+	// Without the in-stage ARG the default is the pin target.
+	f, err = Parse("Dockerfile", []byte("ARG BASE=alpine:3.19\nFROM $BASE\nRUN echo hi\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Refs[0]; r.NoEdit != "" || r.Start == r.End {
+		t.Errorf("ref = %+v; want a pin target in the ARG default", r)
+	}
+}
