@@ -2,6 +2,7 @@ package freshpull
 
 import (
 	"encoding/json"
+	"github.com/freshpull/freshpull/store"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -13,10 +14,10 @@ func FuzzManifestDecode(f *testing.F) {
 	seeds := []struct{ mt, body string }{
 		{ocispec.MediaTypeImageManifest, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","size":3}]}`},
 		{ocispec.MediaTypeImageIndex, `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","size":7,"platform":{"os":"linux","architecture":"amd64"}}]}`},
-		{dockerManifestList, `{"schemaVersion":2,"manifests":[{"digest":"sha256:x","platform":null}]}`},
+		{store.DockerManifestList, `{"schemaVersion":2,"manifests":[{"digest":"sha256:x","platform":null}]}`},
 		{"", `{"schemaVersion":1}`},
 		{"", `{"manifests":null,"config":null}`},
-		{dockerManifest, `{"config":{"digest":"md5:1"},"layers":[{"size":-1}]}`},
+		{store.DockerManifest, `{"config":{"digest":"md5:1"},"layers":[{"size":-1}]}`},
 		{"", `[]`},
 		{"", `null`},
 	}
@@ -29,7 +30,7 @@ func FuzzManifestDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if isIndex(mt) {
+		if store.IsIndex(mt) {
 			var idx ocispec.Index
 			if json.Unmarshal(body, &idx) == nil {
 				choosePlatform(idx, want)

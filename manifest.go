@@ -9,17 +9,11 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Docker's media types, which registries serve beside the OCI ones.
+// Docker's schema 1 media types, which freshpull refuses.
 const (
-	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	dockerSchema1      = "application/vnd.docker.distribution.manifest.v1+json"
-	dockerSchema1Sig   = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+	dockerSchema1    = "application/vnd.docker.distribution.manifest.v1+json"
+	dockerSchema1Sig = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 )
-
-func isIndex(mt string) bool { return mt == ocispec.MediaTypeImageIndex || mt == dockerManifestList }
-
-func isManifest(mt string) bool { return mt == ocispec.MediaTypeImageManifest || mt == dockerManifest }
 
 // sniffMediaType returns the media type of a manifest body: the one the
 // registry sent, else the body's own mediaType field, else what its shape
@@ -39,7 +33,7 @@ func sniffMediaType(sent string, body []byte) (string, error) {
 		return "", errors.New("unsupported Docker schema 1 manifest (deprecated since 2017); rebuild or re-push the image")
 	}
 	mt := probe.MediaType
-	if mt == "" && (isIndex(sent) || isManifest(sent)) {
+	if mt == "" && (store.IsIndex(sent) || store.IsManifest(sent)) {
 		mt = sent
 	}
 	if mt == "" {
@@ -50,7 +44,7 @@ func sniffMediaType(sent string, body []byte) (string, error) {
 			mt = ocispec.MediaTypeImageManifest
 		}
 	}
-	if !isIndex(mt) && !isManifest(mt) {
+	if !store.IsIndex(mt) && !store.IsManifest(mt) {
 		return "", fmt.Errorf("unsupported manifest media type %q", mt)
 	}
 	return mt, nil
@@ -61,7 +55,7 @@ func choosePlatform(idx ocispec.Index, want ocispec.Platform) (ocispec.Descripto
 	var have []string
 	var loose *ocispec.Descriptor
 	for i, d := range idx.Manifests {
-		if d.Platform == nil || !isManifest(d.MediaType) && d.MediaType != "" {
+		if d.Platform == nil || !store.IsManifest(d.MediaType) && d.MediaType != "" {
 			continue
 		}
 		have = append(have, store.FormatPlatform(*d.Platform))

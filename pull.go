@@ -292,7 +292,7 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 
 	manifestDesc, manifestRaw := top, topBytes
 	var indexPlatform *ocispec.Platform
-	if isIndex(mediaType) {
+	if store.IsIndex(mediaType) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(topBytes, &idx); err != nil {
 			return store.Entry{}, fmt.Errorf("index %s: malformed: %v", top.Digest, err)
@@ -311,7 +311,7 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 			return store.Entry{}, fmt.Errorf("%s: %w", manifestDesc.Digest, err)
 		}
 	}
-	if !isManifest(manifestDesc.MediaType) {
+	if !store.IsManifest(manifestDesc.MediaType) {
 		return store.Entry{}, fmt.Errorf("%s: unsupported media type %q; freshpull pulls OCI and Docker schema 2 images", manifestDesc.Digest, manifestDesc.MediaType)
 	}
 	var m ocispec.Manifest
@@ -340,7 +340,7 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 	if err := st.PutBlob(ctx, manifestDesc, manifestRaw); err != nil {
 		return store.Entry{}, err
 	}
-	if isIndex(mediaType) {
+	if store.IsIndex(mediaType) {
 		if err := st.PutBlob(ctx, top, topBytes); err != nil {
 			return store.Entry{}, err
 		}

@@ -60,7 +60,7 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 	}
 	res.Digest = r.Descriptor.Digest.String()
 	body := r.Manifest
-	if isIndex(r.Descriptor.MediaType) || r.Descriptor.MediaType == "" {
+	if store.IsIndex(r.Descriptor.MediaType) || r.Descriptor.MediaType == "" {
 		if body == nil {
 			if body, err = src.manifest(ctx, r.Descriptor.Digest); err != nil {
 				return fmt.Errorf("resolve %s: %w", res.Canonical, err)
@@ -73,7 +73,7 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 			return fmt.Errorf("resolve %s: %s: %w", res.Canonical, res.Digest, err)
 		}
 	}
-	if isIndex(res.MediaType) {
+	if store.IsIndex(res.MediaType) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(body, &idx); err != nil {
 			return fmt.Errorf("resolve %s: index %s: malformed: %v", res.Canonical, res.Digest, err)

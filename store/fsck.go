@@ -92,7 +92,7 @@ func (s *Store) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 		if d.Platform != nil {
 			er.Platform = FormatPlatform(*d.Platform)
 		}
-		er.Problems = s.checkTree(d, checked, map[digest.Digest]bool{})
+		er.Problems = s.checkTree(d, true, checked, map[digest.Digest]bool{})
 		er.OK = len(er.Problems) == 0
 		for _, p := range er.Problems {
 			if p.Kind != "missing" {
@@ -173,8 +173,9 @@ func uniq(ds []digest.Digest) []digest.Digest {
 }
 
 // checkTree verifies desc and everything it reaches, caching results per
-// digest so shared layers are hashed once.
-func (s *Store) checkTree(desc ocispec.Descriptor, checked map[digest.Digest]*Problem, onPath map[digest.Digest]bool) []Problem {
+// digest so shared layers are hashed once. inIndex: desc is listed in
+// index.json or in an index.
+func (s *Store) checkTree(desc ocispec.Descriptor, inIndex bool, checked map[digest.Digest]*Problem, onPath map[digest.Digest]bool) []Problem {
 	var out []Problem
 	if p, ok := checked[desc.Digest]; ok {
 		if p != nil {
@@ -190,8 +191,7 @@ func (s *Store) checkTree(desc ocispec.Descriptor, checked map[digest.Digest]*Pr
 	if len(out) > 0 || onPath[desc.Digest] {
 		return out
 	}
-	mt := desc.MediaType
-	if !isIndexType(mt) && mt != ocispec.MediaTypeImageManifest && mt != dockerManifest {
+	if !pointsAtManifest(desc, inIndex) {
 		return out
 	}
 	body, err := os.ReadFile(s.BlobPath(desc.Digest))
@@ -204,12 +204,13 @@ func (s *Store) checkTree(desc ocispec.Descriptor, checked map[digest.Digest]*Pr
 	}
 	onPath[desc.Digest] = true
 	defer delete(onPath, desc.Digest)
+	isIndex := IsIndex(desc.MediaType) || (desc.MediaType == "" && isIndexBody(body))
 	for _, k := range kids {
-		if isIndexType(mt) && !s.HasBlob(k) {
+		if isIndex && !s.HasBlob(k) {
 			// Only the pulled platform of an index is stored.
 			continue
 		}
-		out = append(out, s.checkTree(k, checked, onPath)...)
+		out = append(out, s.checkTree(k, isIndex, checked, onPath)...)
 	}
 	return out
 }

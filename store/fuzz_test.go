@@ -14,7 +14,7 @@ func FuzzChildren(f *testing.F) {
 	f.Add(ocispec.MediaTypeImageIndex, []byte(`{"manifests":[{"digest":"sha256:x"}]}`))
 	f.Add("", []byte(`{"manifests":null}`))
 	f.Add("", []byte(`{}`))
-	f.Add(dockerManifest, []byte(`{"config":{"digest":""}}`))
+	f.Add(DockerManifest, []byte(`{"config":{"digest":""}}`))
 	f.Fuzz(func(t *testing.T, mt string, body []byte) {
 		children(ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(body)}, body)
 	})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,28 @@ func TestFsckRepairStaysInsideStore(t *testing.T) {
 	}
 	if !rep.OK || len(rep.Entries) != 1 || !rep.Entries[0].Dropped {
 		t.Errorf("the hostile entry was not dropped: %+v", rep)
+	}
+}
+
+// An index.json entry another tool wrote without a media type still keeps
+// its image's config and layers from gc, and fsck checks them.
+func TestGCEntryWithoutMediaType(t *testing.T) {
+	s := openTemp(t)
+	blobs := putImage(t, s, "example.com/a:1", []byte("layer"))
+	m := blobs[0]
+	idx := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"digest":%q,"size":%d}]}`, m.Digest, m.Size)
+	os.WriteFile(filepath.Join(s.Dir(), "index.json"), []byte(idx), 0o644)
+	res, err := s.GC(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range blobs {
+		if !s.HasBlob(d) {
+			t.Errorf("gc removed %s of an entry without media type (%+v)", d.Digest, res)
+		}
+	}
+	os.Remove(s.BlobPath(blobs[2].Digest))
+	if rep, _ := s.Fsck(context.Background(), false); rep.OK {
+		t.Error("fsck missed a missing layer under an entry without media type")
 	}
 }

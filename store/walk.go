@@ -8,14 +8,30 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Media types of Docker's manifests, which the store keeps as pulled.
+// Media types of Docker's manifests, which registries serve beside the OCI
+// ones and the store keeps as pulled.
 const (
-	dockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == dockerManifestList
+// IsIndex reports whether mt is a multi-platform index (OCI) or manifest
+// list (Docker).
+func IsIndex(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == DockerManifestList
+}
+
+// IsManifest reports whether mt is an image manifest (OCI or Docker schema 2).
+func IsManifest(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == DockerManifest
+}
+
+// pointsAtManifest reports whether d names a manifest or an index: by its
+// media type, or, without one, by where it is listed (index.json and
+// indexes list only manifests and indexes; OCI lets a descriptor there omit
+// its media type).
+func pointsAtManifest(d ocispec.Descriptor, inIndex bool) bool {
+	return IsIndex(d.MediaType) || IsManifest(d.MediaType) || (d.MediaType == "" && inIndex)
 }
 
 // children returns the descriptors a manifest or index blob refers to. A
@@ -34,7 +50,7 @@ func children(desc ocispec.Descriptor, body []byte) ([]ocispec.Descriptor, error
 	if mt == "" {
 		mt = probe.MediaType
 	}
-	if isIndexType(mt) || (mt == "" && probe.Manifests != nil) {
+	if IsIndex(mt) || (mt == "" && probe.Manifests != nil) {
 		return probe.Manifests, nil
 	}
 	if probe.Config == nil {
@@ -57,13 +73,14 @@ func children(desc ocispec.Descriptor, body []byte) ([]ocispec.Descriptor, error
 // single-platform pull stores one manifest of a multi-platform index.
 func (s *Store) reachable(idx *ocispec.Index) (map[digest.Digest]bool, error) {
 	seen := map[digest.Digest]bool{}
-	var visit func(d ocispec.Descriptor, optional bool) error
-	visit = func(d ocispec.Descriptor, optional bool) error {
+	// inIndex: d is listed in index.json or in an index; a member of an
+	// index may be absent (only the pulled platform is stored).
+	var visit func(d ocispec.Descriptor, inIndex, optional bool) error
+	visit = func(d ocispec.Descriptor, inIndex, optional bool) error {
 		if seen[d.Digest] {
 			return nil
 		}
-		isManifest := isIndexType(d.MediaType) || d.MediaType == ocispec.MediaTypeImageManifest || d.MediaType == dockerManifest
-		if !isManifest {
+		if !pointsAtManifest(d, inIndex) {
 			seen[d.Digest] = true
 			return nil
 		}
@@ -79,8 +96,9 @@ func (s *Store) reachable(idx *ocispec.Index) (map[digest.Digest]bool, error) {
 		if err != nil {
 			return err
 		}
+		isIndex := IsIndex(d.MediaType) || (d.MediaType == "" && isIndexBody(body))
 		for _, k := range kids {
-			if err := visit(k, isIndexType(d.MediaType)); err != nil {
+			if err := visit(k, isIndex, isIndex); err != nil {
 				return err
 			}
 		}
@@ -90,7 +108,7 @@ func (s *Store) reachable(idx *ocispec.Index) (map[digest.Digest]bool, error) {
 		if err := d.Digest.Validate(); err != nil {
 			return nil, fmt.Errorf("index.json entry with invalid digest %q: %v", d.Digest, err)
 		}
-		if err := visit(d, false); err != nil {
+		if err := visit(d, true, false); err != nil {
 			return nil, err
 		}
 		if r := digest.Digest(d.Annotations[AnnotationResolvedDigest]); r != "" && r != d.Digest && r.Validate() == nil {
@@ -100,4 +118,13 @@ func (s *Store) reachable(idx *ocispec.Index) (map[digest.Digest]bool, error) {
 		}
 	}
 	return seen, nil
+}
+
+// isIndexBody reports whether a manifest body without a known media type is
+// an index (it lists manifests).
+func isIndexBody(body []byte) bool {
+	var probe struct {
+		Manifests []json.RawMessage `json:"manifests"`
+	}
+	return json.Unmarshal(body, &probe) == nil && probe.Manifests != nil
 }
