@@ -90,10 +90,12 @@ type Result struct {
 	// empty when the pull failed.
 	Action string `json:"action"`
 	// Reason says why, in words.
-	Reason       string `json:"reason"`
-	BlobsFetched int    `json:"blobsFetched"`
-	BlobsReused  int    `json:"blobsReused"`
-	BytesFetched int64  `json:"bytesFetched"`
+	Reason string `json:"reason"`
+	// BlobsFetched and BytesFetched count the blobs downloaded;
+	// BlobsReused those already in the store.
+	BlobsFetched int   `json:"blobsFetched"`
+	BlobsReused  int   `json:"blobsReused"`
+	BytesFetched int64 `json:"bytesFetched"`
 	// Source is the repository, at a mirror or the primary location, that
 	// served the content, or that answered the registry check.
 	Source string `json:"source,omitempty"`
@@ -110,8 +112,8 @@ type Result struct {
 }
 
 // PullAll pulls several references concurrently. Results are in the order
-// of refs; the error is the first failure (each Result also carries its
-// own).
+// of refs; the error is the failure of the first failing reference in that
+// order (each Result also carries its own).
 func PullAll(ctx context.Context, refs []string, opts Options) ([]Result, error) {
 	results := make([]Result, len(refs))
 	errs := make([]error, len(refs))

@@ -26,8 +26,11 @@ import (
 // ChallengeCache remembers how each registry host wants to be
 // authenticated. It holds no credentials or tokens.
 type ChallengeCache interface {
+	// Get returns the challenge remembered for host, if any.
 	Get(host string) (transport.Challenge, bool)
+	// Put remembers host's challenge.
 	Put(host string, ch transport.Challenge)
+	// Forget drops host's challenge, when it proved stale.
 	Forget(host string)
 }
 

@@ -56,7 +56,11 @@ func newImagesCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "REFERENCE\tPLATFORM\tDIGEST\tSIZE\tPULLED")
 			for _, i := range infos {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", i.Reference, i.Platform, shortDigest(i.Digest), humanSize(i.Size), i.Pulled.Local().Format("2006-01-02 15:04:05"))
+				size := "? (run fsck)"
+				if i.Size >= 0 {
+					size = humanSize(i.Size)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", i.Reference, i.Platform, shortDigest(i.Digest), size, i.Pulled.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

@@ -313,7 +313,8 @@ func (g *globals) options(refs []string) (freshpull.Options, error) {
 	return freshpull.Options{Store: st, Registry: reg, Platform: platform, Logger: g.log}, nil
 }
 
-// args returns a cobra validator whose errors exit 2.
+// minArgs returns a cobra validator, whose errors exit 2, requiring at
+// least n arguments.
 func minArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
