@@ -108,6 +108,13 @@ func TestNotInRegistry(t *testing.T) {
 			t.Errorf("pull %s: error %q, want 'not found' naming the reference", ref, r.Error)
 		}
 	}
+	if out := fp(t, "resolve", reg.Ref("exists:2")); out.code != 3 || !strings.Contains(out.stderr, "not found") {
+		t.Errorf("resolve of a missing tag: exit %d %q, want 3", out.code, out.stderr)
+	}
+	// One missing and one unreachable: the failure decides the status.
+	if _, out := pullJSON(t, t.TempDir(), reg.Ref("exists:2"), "127.0.0.1:1/x:1"); out.code != 1 {
+		t.Errorf("missing + unreachable: exit %d, want 1", out.code)
+	}
 }
 
 func TestInvalidInput(t *testing.T) {
@@ -122,6 +129,17 @@ func TestInvalidInput(t *testing.T) {
 		{"-o", "yaml", "images"},
 		{"images", "extra"},
 		{"pull", "--no-such-flag", "x"},
+		{"--log-level", "loud", "images"},
+		{"--timeout", "0s", "pull", "x"},
+		{"--authfile", "/nonexistent/auth.json", "pull", "127.0.0.1:1/x:1"},
+		{"--creds", ":pw", "pull", "127.0.0.1:1/x:1"},
+		{"--creds", "user", "pull", "127.0.0.1:1/x:1"}, // no terminal to ask on
+		{"pin", "--build-arg", "NOVALUE", "Dockerfile"},
+		{"extract", "x"},
+		{"extract", "127.0.0.1:1/x:1", "dest", "--path", "/a:../outside"},
+		{"inspect"},
+		// The worst outcome decides: bad input over not found.
+		{"pull", "--policy", "never", "127.0.0.1:1/absent:1", "Bad/Ref"},
 	} {
 		r := fp(t, append([]string{"--store", storeDir}, args...)...)
 		if r.code != 2 {
