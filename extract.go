@@ -2,7 +2,6 @@ package freshpull
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,13 +72,9 @@ func Extract(ctx context.Context, input, dest string, opts Options, xopts Extrac
 
 // storeLayers lists the image's layers as blobs in the store.
 func storeLayers(st *store.Store, e store.Entry) ([]extract.Layer, error) {
-	b, err := st.ReadBlob(e.Manifest)
+	m, _, err := st.Manifest(e)
 	if err != nil {
 		return nil, err
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s: malformed: %v", e.Manifest.Digest, err)
 	}
 	layers := make([]extract.Layer, len(m.Layers))
 	for i, d := range m.Layers {

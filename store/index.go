@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -264,4 +265,17 @@ func (s *Store) SyncBlobs() error {
 		}
 	}
 	return nil
+}
+
+// Manifest reads and decodes an entry's image manifest, verified against
+// its digest; raw is the stored bytes.
+func (s *Store) Manifest(e Entry) (m ocispec.Manifest, raw []byte, err error) {
+	raw, err = s.ReadBlob(e.Manifest)
+	if err != nil {
+		return m, nil, err
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, nil, fmt.Errorf("store %s: manifest %s is malformed: %v; run freshpull fsck --repair", s.dir, e.Manifest.Digest, err)
+	}
+	return m, raw, nil
 }

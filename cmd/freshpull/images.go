@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/freshpull/freshpull"
 	"github.com/freshpull/freshpull/reference"
 	"github.com/freshpull/freshpull/store"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -70,7 +68,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 // imageSize adds up manifest, config and layers; -1 when the manifest
 // cannot be read (fsck says why).
 func imageSize(st *store.Store, e store.Entry) int64 {
-	m, err := readManifest(st, e)
+	m, _, err := st.Manifest(e)
 	if err != nil {
 		return -1
 	}
@@ -79,18 +77,6 @@ func imageSize(st *store.Store, e store.Entry) int64 {
 		n += l.Size
 	}
 	return n
-}
-
-func readManifest(st *store.Store, e store.Entry) (ocispec.Manifest, error) {
-	var m ocispec.Manifest
-	b, err := st.ReadBlob(e.Manifest)
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("manifest %s: malformed: %v", e.Manifest.Digest, err)
-	}
-	return m, nil
 }
 
 // findEntries returns the store entries a user's reference names: by

@@ -77,13 +77,9 @@ image is not there.`,
 }
 
 func inspectEntry(st *store.Store, e store.Entry) (inspectInfo, error) {
-	raw, err := st.ReadBlob(e.Manifest)
+	m, raw, err := st.Manifest(e)
 	if err != nil {
 		return inspectInfo{}, err
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return inspectInfo{}, fmt.Errorf("manifest %s: malformed: %v", e.Manifest.Digest, err)
 	}
 	cb, err := st.ReadBlob(m.Config)
 	if err != nil {
