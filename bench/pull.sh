@@ -7,11 +7,13 @@
 #   bash bench/pull.sh -rss-gb 1       # also the 1 GB peak-RSS pull
 # crane is installed into bench/.tools (never committed); skopeo and podman
 # come from Debian (apt-get install skopeo podman) and are skipped when
-# missing.
+# missing. freshpull and crane are both built static (CGO_ENABLED=0), as
+# crane's own release binaries are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x bench/.tools/crane ]; then
-  GOBIN="$PWD/bench/.tools" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+crane=bench/.tools/crane-v0.22.1-static/crane
+if [ ! -x "$crane" ]; then
+  CGO_ENABLED=0 GOBIN="$PWD/${crane%/crane}" go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 fi
-go build -o bin/freshpull ./cmd/freshpull
-go run ./bench/pullbench "$@"
+CGO_ENABLED=0 go build -o bin/freshpull ./cmd/freshpull
+go run ./bench/pullbench -crane "$crane" "$@"

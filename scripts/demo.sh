@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh /usr/bin/docker-registry=docker-registry
-go build -o bin/freshpull ./cmd/freshpull
+CGO_ENABLED=0 go build -o bin/freshpull ./cmd/freshpull
 go run ./demo

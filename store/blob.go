@@ -184,7 +184,7 @@ func (s *Store) download(ctx context.Context, desc ocispec.Descriptor, fetch Fet
 			// over-long body without reading all of it.
 			src = io.LimitReader(rc, desc.Size-written+1)
 		}
-		n, cerr := copyWithErrors(io.MultiWriter(f, h), src)
+		n, cerr := copyWithErrors(io.MultiWriter(newWritebackWriter(f, written), h), src)
 		rc.Close()
 		written += n
 		if cerr == nil && desc.Size > 0 && written < desc.Size {

@@ -13,9 +13,11 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -34,6 +36,7 @@ var (
 	crane    = flag.String("crane", "bench/.tools/crane", "crane binary")
 	scale    = flag.Float64("scale", 1, "scale image sizes (0.1 for a quick run)")
 	bigGB    = flag.Float64("rss-gb", 0, "also pull an image of this many GB with freshpull and report its peak RSS")
+	serve    = flag.Bool("serve", false, "push the images, print the registry's address and wait (for profiling by hand)")
 )
 
 func main() {
@@ -107,6 +110,13 @@ func run() error {
 		}
 	}
 
+	if *serve {
+		fmt.Printf("registry %s (through the counting proxy: %s); images bench/single:1 bench/multi:1 bench/second:1; Ctrl-C stops\n", reg.Host, proxy.Host)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
+	}
 	ref := func(r string) string { return proxy.Host + "/" + r }
 	tools := []tool{{
 		name: "freshpull",
@@ -168,73 +178,104 @@ func run() error {
 
 	var rows []row
 	seq := 0
-	measure := func(op, name string, setup func(dir string) error, cmd func(dir string) *exec.Cmd) {
-		var times []time.Duration
-		r := row{op: op, tool: name}
+	// measure times each tool's run of one operation, in rounds: round r
+	// runs every tool once, so that drift of the machine over the run
+	// falls on all tools alike. Before each timed run the page cache is
+	// written back (sync): one tool's unsynced writes are not left for the
+	// next tool's fsyncs to pay for.
+	type trial struct {
+		name  string
+		setup func(dir string) error
+		cmd   func(dir string) *exec.Cmd
+	}
+	measure := func(op string, trials []trial) {
+		first := len(rows)
+		times := make([][]time.Duration, len(trials))
+		for _, t := range trials {
+			rows = append(rows, row{op: op, tool: t.name})
+		}
 		for range *runs {
-			// A plain name: skopeo's oci:PATH:REF splits the path at
-			// a colon, and podman's storage options at a comma.
-			seq++
-			dir := filepath.Join(work, fmt.Sprintf("run%d", seq))
-			os.MkdirAll(dir, 0o755)
-			if setup != nil {
-				if err := setup(dir); err != nil {
-					r.err = err.Error()
-					break
+			for i, t := range trials {
+				r := &rows[first+i]
+				if r.err != "" {
+					continue
 				}
+				// A plain name: skopeo's oci:PATH:REF splits the path at
+				// a colon, and podman's storage options at a comma.
+				seq++
+				dir := filepath.Join(work, fmt.Sprintf("run%d", seq))
+				os.MkdirAll(dir, 0o755)
+				if t.setup != nil {
+					if err := t.setup(dir); err != nil {
+						r.err = err.Error()
+						continue
+					}
+				}
+				syscall.Sync()
+				proxy.Reset()
+				out, err := timed(t.cmd(dir))
+				if err != nil {
+					r.err = fmt.Sprintf("%v: %s", err, firstLine(out.output))
+					continue
+				}
+				times[i] = append(times[i], out.wall)
+				r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
+				if os.Getenv("PULLBENCH_DEBUG") != "" {
+					fmt.Fprintf(os.Stderr, "%s %s:\n%s", op, t.name, proxy)
+				}
+				r.maxRSSKiB = max(r.maxRSSKiB, out.maxRSS)
+				os.RemoveAll(dir)
 			}
-			proxy.Reset()
-			c := cmd(dir)
-			out, err := timed(c)
-			if err != nil {
-				r.err = fmt.Sprintf("%v: %s", err, firstLine(out.output))
-				break
-			}
-			times = append(times, out.wall)
-			r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
-			if os.Getenv("PULLBENCH_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "%s %s:\n%s", op, name, proxy)
-			}
-			r.maxRSSKiB = max(r.maxRSSKiB, out.maxRSS)
-			os.RemoveAll(dir)
 		}
-		if len(times) > 0 {
-			slices.Sort(times)
-			r.median = times[len(times)/2]
+		for i := range trials {
+			r := &rows[first+i]
+			if len(times[i]) > 0 {
+				slices.Sort(times[i])
+				r.median = times[i][len(times[i])/2]
+			}
+			fmt.Fprintf(os.Stderr, "  %-28s %-10s %v\n", op, r.tool, r.median.Round(time.Millisecond))
 		}
-		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "  %-28s %-10s %v\n", op, name, r.median.Round(time.Millisecond))
 	}
 
 	fmt.Fprintln(os.Stderr, "measuring…")
 	for _, img := range []string{"bench/single:1", "bench/multi:1"} {
+		var trials []trial
 		for _, t := range tools {
-			measure("cold pull "+img, t.name, nil, func(dir string) *exec.Cmd { return t.pull(dir, ref(img)) })
+			trials = append(trials, trial{name: t.name, cmd: func(dir string) *exec.Cmd { return t.pull(dir, ref(img)) }})
 		}
+		measure("cold pull "+img, trials)
 	}
+	var trials []trial
 	for _, t := range tools {
 		if strings.HasPrefix(t.name, "crane") {
 			// crane pull writes a fresh layout every time; it has no
 			// notion of blobs already present.
 			continue
 		}
-		measure("second image, first present", t.name,
-			func(dir string) error { _, err := timed(t.pull(dir, ref("bench/multi:1"))); return err },
-			func(dir string) *exec.Cmd { return t.pull(dir, ref("bench/second:1")) })
+		trials = append(trials, trial{
+			name:  t.name,
+			setup: func(dir string) error { _, err := timed(t.pull(dir, ref("bench/multi:1"))); return err },
+			cmd:   func(dir string) *exec.Cmd { return t.pull(dir, ref("bench/second:1")) },
+		})
 	}
+	measure("second image, first present", trials)
+	trials = nil
 	for _, t := range tools {
 		if t.check == nil {
 			continue
 		}
-		measure("up-to-date check", t.name,
-			func(dir string) error { _, err := timed(t.pull(dir, ref("bench/single:1"))); return err },
-			func(dir string) *exec.Cmd { return t.check(dir, ref("bench/single:1")) })
-	}
-	if _, err := exec.LookPath("curl"); err == nil {
-		measure("up-to-date check", "curl -I", nil, func(string) *exec.Cmd {
-			return exec.Command("curl", "-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "http://"+ref("v2/bench/single/manifests/1"))
+		trials = append(trials, trial{
+			name:  t.name,
+			setup: func(dir string) error { _, err := timed(t.pull(dir, ref("bench/single:1"))); return err },
+			cmd:   func(dir string) *exec.Cmd { return t.check(dir, ref("bench/single:1")) },
 		})
 	}
+	if _, err := exec.LookPath("curl"); err == nil {
+		trials = append(trials, trial{name: "curl -I", cmd: func(string) *exec.Cmd {
+			return exec.Command("curl", "-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", "http://"+ref("v2/bench/single/manifests/1"))
+		}})
+	}
+	measure("up-to-date check", trials)
 	if *bigGB > 0 {
 		big, err := bigImage(int64(*bigGB * 1e9))
 		if err != nil {
@@ -243,7 +284,7 @@ func run() error {
 		if _, err := localregistry.Push(reg.Ref("bench/big:1"), big); err != nil {
 			return err
 		}
-		measure(fmt.Sprintf("cold pull %.1f GB", *bigGB), "freshpull", nil, func(dir string) *exec.Cmd { return tools[0].pull(dir, ref("bench/big:1")) })
+		measure(fmt.Sprintf("cold pull %.1f GB", *bigGB), []trial{{name: "freshpull", cmd: func(dir string) *exec.Cmd { return tools[0].pull(dir, ref("bench/big:1")) }}})
 	}
 	report(rows, *scale)
 	return nil
