@@ -289,3 +289,31 @@ func TestCredsPasswordPrompt(t *testing.T) {
 		t.Fatalf("pull with a prompted password: %v; output without the digest %s", err, want)
 	}
 }
+
+// A public registry behind token auth (as Docker Hub): anonymous pulls get a
+// token. Once the challenge is known, the up-to-date check is two requests:
+// one token and one HEAD, no /v2/ ping.
+func TestAnonymousTokenUpToDateIsTwoRequests(t *testing.T) {
+	testregistry.Require(t)
+	ts := testauth.NewTokenServer(t, testauth.TokenOptions{HTTP: true, Accounts: []testauth.Account{testauth.Pusher}, Anonymous: []string{"pull"}})
+	reg := testregistry.StartWithConfig(t, testauth.TokenAuth(ts))
+	want := pushAuth(t, reg.Ref("public/app:1"), testregistry.Image(t, 2, 1000, host), ts.CA, testauth.Pusher)
+	proxy := countproxy.Start(t, reg.Host)
+	ref := proxy.Host + "/public/app:1"
+
+	st := t.TempDir()
+	out := fpSecret(t, nil, "--store", st, "-o", "json", "pull", ref)
+	if out.code != 0 || !strings.Contains(out.stdout, want.String()) {
+		t.Fatalf("anonymous pull: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	proxy.Reset()
+	tokens := len(ts.Requests())
+	out = fpSecret(t, nil, "--store", st, "-o", "json", "pull", ref)
+	if out.code != 0 || !strings.Contains(out.stdout, `"up-to-date"`) {
+		t.Fatalf("anonymous up-to-date check: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	registryRequests, tokenRequests := proxy.Count("", ""), len(ts.Requests())-tokens
+	if registryRequests != 1 || proxy.Count("HEAD", "/manifests/1") != 1 || tokenRequests != 1 {
+		t.Errorf("up-to-date check made %d registry requests and %d token requests, want one HEAD and one token:\n%s", registryRequests, tokenRequests, proxy)
+	}
+}

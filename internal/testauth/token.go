@@ -37,9 +37,14 @@ type TokenOptions struct {
 	// only from a registry it speaks plain HTTP to.
 	HTTP bool
 	// Accounts are the users the server knows. A request without
-	// credentials gets a token that grants nothing (as Docker Hub does for
-	// a private repository); a wrong password or unknown user gets 401.
+	// credentials gets a token that grants only Anonymous (nothing by
+	// default, as Docker Hub for a private repository); a wrong password
+	// or unknown user gets 401.
 	Accounts []Account
+	// Anonymous are the actions granted on every repository to a request
+	// without credentials ("pull" for a public registry, as Docker Hub
+	// grants on public images). None by default.
+	Anonymous []string
 	// Service and Issuer default to DefaultService and DefaultIssuer.
 	Service, Issuer string
 }
@@ -64,8 +69,9 @@ type TokenServer struct {
 	// CA signs the server's TLS certificate and the token signer.
 	CA *CA
 
-	signer   *Cert
-	accounts map[string]Account
+	signer    *Cert
+	accounts  map[string]Account
+	anonymous Account
 
 	mu       sync.Mutex
 	requests []TokenRequest
@@ -101,6 +107,7 @@ func NewTokenServer(t testing.TB, opts TokenOptions) *TokenServer {
 		RootCertBundle: ca.WriteCA(t, t.TempDir(), "token-ca.pem"),
 		signer:         ca.signingCert(t),
 		accounts:       map[string]Account{},
+		anonymous:      Account{Actions: opts.Anonymous},
 	}
 	for _, a := range opts.Accounts {
 		s.accounts[a.User] = a
@@ -158,7 +165,7 @@ func (s *TokenServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "DENIED", "unknown service "+svc)
 		return
 	}
-	var acct *Account
+	acct := &s.anonymous
 	if user, pass, ok := r.BasicAuth(); ok {
 		req.User = user
 		a, known := s.accounts[user]
@@ -210,7 +217,7 @@ func (s *TokenServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // the actions both asked for and allowed, on repositories only.
 func grant(acct *Account, scope string) (access, bool) {
 	i, j := strings.Index(scope, ":"), strings.LastIndex(scope, ":")
-	if acct == nil || i < 0 || i == j || scope[:i] != "repository" {
+	if i < 0 || i == j || scope[:i] != "repository" {
 		return access{}, false
 	}
 	g := access{Type: scope[:i], Name: scope[i+1 : j]}
