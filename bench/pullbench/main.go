@@ -31,13 +31,16 @@ import (
 )
 
 var (
-	runs     = flag.Int("runs", 3, "runs per measurement (the median is reported)")
+	runs     = flag.Int("runs", 11, "runs per measurement (the median and the middle half are reported)")
 	freshbin = flag.String("freshpull", "bin/freshpull", "freshpull binary")
 	crane    = flag.String("crane", "bench/.tools/crane", "crane binary")
 	scale    = flag.Float64("scale", 1, "scale image sizes (0.1 for a quick run)")
 	bigGB    = flag.Float64("rss-gb", 0, "also pull an image of this many GB with freshpull and report its peak RSS")
 	serve    = flag.Bool("serve", false, "push the images, print the registry's address and wait (for profiling by hand)")
 )
+
+// settle is the pause between the sync before a timed run and the run.
+const settle = 200 * time.Millisecond
 
 func main() {
 	flag.Parse()
@@ -58,6 +61,7 @@ type tool struct {
 type row struct {
 	op, tool  string
 	median    time.Duration
+	q1, q3    time.Duration // the middle half of the runs lies between them
 	requests  int
 	bytes     int64
 	maxRSSKiB int64
@@ -181,8 +185,8 @@ func run() error {
 	// measure times each tool's run of one operation, in rounds: round r
 	// runs every tool once, so that drift of the machine over the run
 	// falls on all tools alike. Before each timed run the page cache is
-	// written back (sync): one tool's unsynced writes are not left for the
-	// next tool's fsyncs to pay for.
+	// written back (sync) and the disk left to settle: one tool's unsynced
+	// writes and deletions are not left for the next tool to pay for.
 	type trial struct {
 		name  string
 		setup func(dir string) error
@@ -194,8 +198,12 @@ func run() error {
 		for _, t := range trials {
 			rows = append(rows, row{op: op, tool: t.name})
 		}
-		for range *runs {
-			for i, t := range trials {
+		for round := range *runs {
+			for k := range trials {
+				// Each round starts with the next tool: no tool always
+				// follows the same one.
+				i := (round + k) % len(trials)
+				t := trials[i]
 				r := &rows[first+i]
 				if r.err != "" {
 					continue
@@ -212,6 +220,9 @@ func run() error {
 					}
 				}
 				syscall.Sync()
+				// Let the disk finish what the sync and the previous
+				// run's deletions (discards) started.
+				time.Sleep(settle)
 				proxy.Reset()
 				out, err := timed(t.cmd(dir))
 				if err != nil {
@@ -231,7 +242,8 @@ func run() error {
 			r := &rows[first+i]
 			if len(times[i]) > 0 {
 				slices.Sort(times[i])
-				r.median = times[i][len(times[i])/2]
+				t := times[i]
+				r.median, r.q1, r.q3 = t[len(t)/2], t[len(t)/4], t[(3*len(t))/4]
 			}
 			fmt.Fprintf(os.Stderr, "  %-28s %-10s %v\n", op, r.tool, r.median.Round(time.Millisecond))
 		}
@@ -359,7 +371,7 @@ func firstLine(s string) string {
 func report(rows []row, scale float64) {
 	fmt.Printf("\npullbench: %d runs each, median wall time; images scaled by %g; %s\n\n", *runs, scale, machine())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\ttool\tmedian\tfreshpull ratio\trequests\tMB moved\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "operation\ttool\tmedian\tmiddle half\tfreshpull ratio\trequests\tMB moved\tpeak RSS MB\t")
 	fresh := map[string]time.Duration{}
 	for _, r := range rows {
 		if r.tool == "freshpull" {
@@ -368,14 +380,15 @@ func report(rows []row, scale float64) {
 	}
 	for _, r := range rows {
 		if r.err != "" {
-			fmt.Fprintf(tw, "%s\t%s\tfailed: %s\t\t\t\t\t\n", r.op, r.tool, r.err)
+			fmt.Fprintf(tw, "%s\t%s\tfailed: %s\t\t\t\t\t\t\n", r.op, r.tool, r.err)
 			continue
 		}
 		ratio := ""
 		if f := fresh[r.op]; f > 0 && r.median > 0 {
 			ratio = fmt.Sprintf("%.2fx", float64(f)/float64(r.median))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%.1f\t%.0f\t\n", r.op, r.tool, r.median.Round(time.Millisecond), ratio, r.requests, float64(r.bytes)/1e6, float64(r.maxRSSKiB)/1024)
+		ms := func(d time.Duration) int64 { return d.Round(time.Millisecond).Milliseconds() }
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d–%d ms\t%s\t%d\t%.1f\t%.0f\t\n", r.op, r.tool, r.median.Round(time.Millisecond), ms(r.q1), ms(r.q3), ratio, r.requests, float64(r.bytes)/1e6, float64(r.maxRSSKiB)/1024)
 	}
 	tw.Flush()
 	fmt.Println("\nfreshpull ratio = freshpull's median / the tool's median (below 1.00x: freshpull is faster).")
