@@ -1,6 +1,7 @@
 package registries
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,10 @@ const (
 	DefaultDropInDir  = "/etc/containers/registries.conf.d"
 	// EnvConf names a registries.conf to use instead of the system one.
 	EnvConf = "CONTAINERS_REGISTRIES_CONF"
+	// UserPath, under $HOME, is a user's own registries.conf; when it
+	// exists it is read instead of the system file. Its drop-ins are in
+	// UserPath + ".d".
+	UserPath = ".config/containers/registries.conf"
 )
 
 // LoadOptions say where [Load] looks. The zero value reads the system
@@ -89,8 +94,8 @@ func (c *Config) Warnings() []string {
 }
 
 // Load reads the registries configuration: LoadOptions.Path, else
-// $CONTAINERS_REGISTRIES_CONF, else the system file and its drop-ins (see
-// the package documentation). A missing system file or drop-in directory
+// $CONTAINERS_REGISTRIES_CONF, else the user's or the system file and the
+// drop-ins (see the package documentation). A missing system file or drop-in directory
 // is an empty configuration; a named file that is missing, or any file
 // that does not parse, is an error naming the file (and line, for syntax
 // errors).
@@ -106,31 +111,57 @@ func Load(opts LoadOptions) (*Config, error) {
 	case env != "":
 		return c, c.readFile(env, "$"+EnvConf)
 	}
-	system := opts.SystemPath
-	if system == "" {
-		system = DefaultSystemPath
+	// As containers-registries.conf.d(5): a user file replaces the system
+	// file and its drop-ins; the user's drop-ins come last either way.
+	var user, userDropIns string
+	if home := getenv("HOME"); home != "" {
+		user = filepath.Join(home, UserPath)
+		userDropIns = user + ".d"
 	}
+	if user != "" {
+		err := c.readFile(user, "")
+		if err == nil {
+			return c, c.readDropIns(userDropIns)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	system := cmp.Or(opts.SystemPath, DefaultSystemPath)
 	if err := c.readFile(system, ""); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	dir := opts.DropInDir
-	if dir == "" {
-		dir = DefaultDropInDir
+	if err := c.readDropIns(cmp.Or(opts.DropInDir, DefaultDropInDir)); err != nil {
+		return nil, err
 	}
+	if userDropIns != "" {
+		if err := c.readDropIns(userDropIns); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// readDropIns reads the *.conf files of dir, if it exists, in lexical
+// order (the order containers/image uses).
+func (c *Config) readDropIns(dir string) error {
 	ents, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("registries.conf drop-ins %s: %w", dir, err)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	// ReadDir sorts by name: the lexical order containers/image uses.
+	if err != nil {
+		return fmt.Errorf("registries.conf drop-ins %s: %w", dir, err)
+	}
+	// ReadDir sorts by name.
 	for _, de := range ents {
 		if de.IsDir() || !strings.HasSuffix(de.Name(), ".conf") {
 			continue
 		}
 		if err := c.readFile(filepath.Join(dir, de.Name()), ""); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // readFile parses one file into c, replacing tables with the same prefix.

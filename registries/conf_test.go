@@ -79,6 +79,55 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+// A user's own registries.conf replaces the system file and its drop-ins;
+// without one, the user's drop-ins still come after the system's (as
+// containers-registries.conf.d(5) says), and a later drop-in wins.
+func TestLoadUserConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	system := write(t, filepath.Join(dir, "etc", "registries.conf"), hub("system.local"))
+	systemDropIns := filepath.Join(dir, "etc", "registries.conf.d")
+	systemOther := write(t, filepath.Join(systemDropIns, "50-other.conf"), "[[registry]]\nprefix = \"quay.io\"\nblocked = true\n")
+
+	withUserFile := filepath.Join(dir, "home1")
+	userFile := write(t, filepath.Join(withUserFile, ".config", "containers", "registries.conf"), hub("user.local"))
+	userDropIn := write(t, filepath.Join(withUserFile, ".config", "containers", "registries.conf.d", "10-gcr.conf"), "[[registry]]\nprefix = \"gcr.io\"\nblocked = true\n")
+
+	onlyDropIns := filepath.Join(dir, "home2")
+	userHub := write(t, filepath.Join(onlyDropIns, ".config", "containers", "registries.conf.d", "00-hub.conf"), hub("user-dropin.local"))
+
+	tests := []struct {
+		name, home, mirror string
+		files              []string
+		quayBlocked        bool
+	}{
+		{"user file replaces system", withUserFile, "user.local", []string{userFile, userDropIn}, false},
+		{"user drop-ins after system ones", onlyDropIns, "user-dropin.local", []string{system, systemOther, userHub}, true},
+		{"no home", "", "system.local", []string{system, systemOther}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := registries.Load(registries.LoadOptions{Env: env(map[string]string{"HOME": tc.home}), SystemPath: system, DropInDir: systemDropIns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mirrorOf(t, cfg, "ubuntu@"+dA); got != tc.mirror {
+				t.Errorf("first fetch endpoint %s, want %s", got, tc.mirror)
+			}
+			if !equal(cfg.Files(), tc.files) {
+				t.Errorf("Files() = %q, want %q", cfg.Files(), tc.files)
+			}
+			ref, err := reference.Parse("quay.io/a/b:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = cfg.Route(ref)
+			if blocked := errors.Is(err, registries.ErrBlocked); blocked != tc.quayBlocked {
+				t.Errorf("quay.io blocked = %v, want %v (%v)", blocked, tc.quayBlocked, err)
+			}
+		})
+	}
+}
+
 func TestLoadNamedFileMissing(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.conf")
 	for _, opts := range []registries.LoadOptions{

@@ -9,8 +9,12 @@
 //
 //  1. the file given with --registries-conf ([LoadOptions.Path]);
 //  2. else the file named by $CONTAINERS_REGISTRIES_CONF;
-//  3. else /etc/containers/registries.conf, if it exists, followed by the
-//     drop-ins /etc/containers/registries.conf.d/*.conf in lexical order.
+//  3. else $HOME/.config/containers/registries.conf, if it exists,
+//     followed by the drop-ins $HOME/.config/containers/registries.conf.d/*.conf;
+//  4. else /etc/containers/registries.conf, if it exists, followed by the
+//     drop-ins /etc/containers/registries.conf.d/*.conf and then those of
+//     $HOME/.config/containers/registries.conf.d, each directory in lexical
+//     order (as containers-registries.conf.d(5) says).
 //
 // An explicitly named file must exist and is read alone, without drop-ins,
 // so that a build reproduces with exactly the file it names. A drop-in

@@ -317,3 +317,22 @@ func TestAnonymousTokenUpToDateIsTwoRequests(t *testing.T) {
 		t.Errorf("up-to-date check made %d registry requests and %d token requests, want one HEAD and one token:\n%s", registryRequests, tokenRequests, proxy)
 	}
 }
+
+// Without --registries-conf or $CONTAINERS_REGISTRIES_CONF, a user's own
+// ~/.config/containers/registries.conf applies, as it does for podman.
+func TestUserRegistriesConf(t *testing.T) {
+	home := t.TempDir()
+	conf := filepath.Join(home, ".config", "containers", "registries.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("[[registry]]\nlocation = \"blocked.example.com\"\nblocked = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--store", t.TempDir(), "pull", "blocked.example.com/app:1")
+	cmd.Env = append(testEnv(t), "HOME="+home, "CONTAINERS_REGISTRIES_CONF=")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "blocked") || !strings.Contains(string(out), conf) {
+		t.Errorf("pull with a user registries.conf that blocks the registry: %v\n%s", err, out)
+	}
+}
