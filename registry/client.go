@@ -77,6 +77,7 @@ type repoEntry struct {
 	once sync.Once
 	repo *Repository
 	err  error
+	cut  bool // the handshake failed because its caller's context ended
 }
 
 // New returns a Client.
@@ -152,23 +153,35 @@ func (c *Client) Endpoint(ctx context.Context, ep registries.Endpoint) (*Reposit
 // performing the registry handshake (ping, credentials, token) on first use.
 func (c *Client) Repository(ctx context.Context, ref reference.Reference) (*Repository, error) {
 	key := ref.Repository()
-	c.mu.Lock()
-	e, ok := c.repos[key]
-	if !ok {
-		e = &repoEntry{}
-		c.repos[key] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.repo, e.err = c.connect(ctx, ref) })
-	if e.err != nil {
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		e, ok := c.repos[key]
+		if !ok {
+			e = &repoEntry{}
+			c.repos[key] = e
+		}
+		c.mu.Unlock()
+		// Concurrent callers share one handshake, run with the context
+		// of the caller that started it.
+		e.once.Do(func() {
+			e.repo, e.err = c.connect(ctx, ref)
+			e.cut = e.err != nil && ctx.Err() != nil
+		})
+		if e.err == nil {
+			return e.repo, nil
+		}
 		// A failed handshake is not cached: the next pull tries again.
 		c.mu.Lock()
 		if c.repos[key] == e {
 			delete(c.repos, key)
 		}
 		c.mu.Unlock()
+		// When the caller that ran it was cancelled, that is no answer
+		// for a caller whose own context is live: it runs its own.
+		if !e.cut || ctx.Err() != nil || attempt > 0 {
+			return nil, e.err
+		}
 	}
-	return e.repo, e.err
 }
 
 func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Repository, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/freshpull/freshpull/reference"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -116,3 +117,56 @@ func TestInsecureChallengeNotReused(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Two pulls of one repository share its handshake. When the pull that
+// started it is cancelled, the other, whose context is live, still
+// connects instead of failing with the first one's cancellation.
+func TestSharedHandshakeOutlivesCancelledCaller(t *testing.T) {
+	pinged := make(chan struct{}, 4)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			pinged <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	defer close(release)
+	ref, err := reference.Parse(strings.TrimPrefix(srv.URL, "http://") + "/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(Options{})
+
+	first, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.Repository(first, ref)
+		firstErr <- err
+	}()
+	<-pinged // the first caller's handshake is under way
+	secondErr := make(chan error, 1)
+	go func() {
+		_, err := c.Repository(context.Background(), ref)
+		secondErr <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the second caller join the handshake
+	cancel()
+	if err := <-firstErr; err == nil {
+		t.Errorf("cancelled caller connected")
+	}
+	select {
+	case <-pinged: // the second caller pings again, with its own context
+		release <- struct{}{}
+		if err := <-secondErr; err != nil {
+			t.Errorf("live caller: %v", err)
+		}
+	case err := <-secondErr:
+		t.Errorf("live caller failed with the cancelled caller's handshake: %v", err)
+	}
+}
