@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/freshpull/freshpull/internal/countproxy"
 	"github.com/freshpull/freshpull/internal/testauth"
@@ -334,5 +336,47 @@ func TestUserRegistriesConf(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "blocked") || !strings.Contains(string(out), conf) {
 		t.Errorf("pull with a user registries.conf that blocks the registry: %v\n%s", err, out)
+	}
+}
+
+// Ctrl-C at the --creds password prompt stops freshpull at once (exit 130)
+// and leaves the terminal echoing again.
+func TestCredsPromptInterrupted(t *testing.T) {
+	requireTool(t, "script")
+	requireTool(t, "stty")
+	wrapper := filepath.Join(t.TempDir(), "then-stty")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/bash\n\"$@\"\necho \"EXIT=$?\"\nstty -a\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("%s %s --store %s pull --creds someone registry.example.com/app:1", wrapper, binary, t.TempDir())
+	cmd := exec.Command("script", "-qfec", line, "/dev/null")
+	cmd.Env = testEnv(t)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(out.String(), "Password for someone") {
+		n, err := stdout.Read(buf)
+		if err != nil {
+			t.Fatalf("no password prompt; output: %q", out.String())
+		}
+		out.Write(buf[:n])
+	}
+	io.WriteString(stdin, "\x03") // Ctrl-C, as typed
+	// A prompt that ignores Ctrl-C would wait for Enter forever.
+	stuck := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer stuck.Stop()
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	stdin.Close()
+	cmd.Wait()
+	if !strings.Contains(out.String(), "EXIT=130") || !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("Ctrl-C at the prompt: want exit 130 and 'interrupted'; output:\n%s", out.String())
+	}
+	if !regexp.MustCompile(`(^|\s)echo(\s|$)`).MatchString(out.String()) {
+		t.Errorf("terminal echo is still off after the interrupted prompt; stty says:\n%s", out.String())
 	}
 }

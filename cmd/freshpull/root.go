@@ -46,10 +46,12 @@ type globals struct {
 	certDir   string
 	// registriesConf is --registries-conf.
 	registriesConf string
-	stdout         io.Writer
-	stderr         io.Writer
-	stderrTTY      bool
-	log            *slog.Logger
+	// ctx ends on SIGINT or SIGTERM; it bounds the password prompt.
+	ctx       context.Context
+	stdout    io.Writer
+	stderr    io.Writer
+	stderrTTY bool
+	log       *slog.Logger
 }
 
 // usageError marks errors that exit 2.
@@ -65,7 +67,7 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	g := &globals{ctx: ctx, stdout: stdout, stderr: stderr}
 	if f, ok := stderr.(*os.File); ok {
 		g.stderrTTY = isTerminal(f)
 	}
@@ -269,7 +271,7 @@ func (g *globals) credentials() (user, password string, err error) {
 	if !isTerminal(os.Stdin) {
 		return "", "", &usageError{fmt.Errorf("--creds %s: no password given and standard input is not a terminal to ask for one; use --creds USER:PASSWORD or --authfile", user)}
 	}
-	password, err = readPassword(os.Stdin, g.stderr, fmt.Sprintf("Password for %s: ", user))
+	password, err = readPassword(g.ctx, os.Stdin, g.stderr, fmt.Sprintf("Password for %s: ", user))
 	if err != nil {
 		return "", "", fmt.Errorf("--creds: read password: %w", err)
 	}
