@@ -64,19 +64,25 @@ func TestLoadPrecedence(t *testing.T) {
 			"docker.io", []string{filepath.Join(dropIns, "50-other.conf")}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := registries.Load(tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := mirrorOf(t, cfg, "ubuntu@"+dA); got != tc.mirror {
-				t.Errorf("first fetch endpoint %s, want %s", got, tc.mirror)
-			}
-			if !equal(cfg.Files(), tc.files) {
-				t.Errorf("Files() = %q, want %q", cfg.Files(), tc.files)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { load(t, tc.opts, tc.mirror, tc.files) })
 	}
+}
+
+// load loads the configuration and checks which mirror serves Docker Hub
+// and which files were read.
+func load(t *testing.T, opts registries.LoadOptions, mirror string, files []string) *registries.Config {
+	t.Helper()
+	cfg, err := registries.Load(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mirrorOf(t, cfg, "ubuntu@"+dA); got != mirror {
+		t.Errorf("first fetch endpoint %s, want %s", got, mirror)
+	}
+	if !equal(cfg.Files(), files) {
+		t.Errorf("Files() = %q, want %q", cfg.Files(), files)
+	}
+	return cfg
 }
 
 // A user's own registries.conf replaces the system file and its drop-ins;
@@ -106,16 +112,7 @@ func TestLoadUserConfiguration(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := registries.Load(registries.LoadOptions{Env: env(map[string]string{"HOME": tc.home}), SystemPath: system, DropInDir: systemDropIns})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := mirrorOf(t, cfg, "ubuntu@"+dA); got != tc.mirror {
-				t.Errorf("first fetch endpoint %s, want %s", got, tc.mirror)
-			}
-			if !equal(cfg.Files(), tc.files) {
-				t.Errorf("Files() = %q, want %q", cfg.Files(), tc.files)
-			}
+			cfg := load(t, registries.LoadOptions{Env: env(map[string]string{"HOME": tc.home}), SystemPath: system, DropInDir: systemDropIns}, tc.mirror, tc.files)
 			ref, err := reference.Parse("quay.io/a/b:1")
 			if err != nil {
 				t.Fatal(err)

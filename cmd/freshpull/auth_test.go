@@ -260,36 +260,66 @@ func TestCredsPasswordPrompt(t *testing.T) {
 
 	// script(1) runs freshpull on a pseudo-terminal; what freshpull echoes
 	// comes back on script's output.
-	line := fmt.Sprintf("%s --store %s --cert-dir %s -o json pull --creds %s %s", binary, t.TempDir(), certDir, testauth.Puller.User, ref)
-	cmd := exec.Command("script", "-qfec", line, "/dev/null")
-	cmd.Env = testEnv(t)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	buf := make([]byte, 4096)
-	for !strings.Contains(out.String(), "Password for "+testauth.Puller.User) {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			t.Fatalf("no password prompt; output: %q", out.String())
-		}
-		out.Write(buf[:n])
-	}
-	io.WriteString(stdin, testauth.Puller.Password+"\n")
-	rest, _ := io.ReadAll(stdout)
-	out.Write(rest)
-	stdin.Close()
-	err := cmd.Wait()
+	term := onTerminal(t, fmt.Sprintf("%s --store %s --cert-dir %s -o json pull --creds %s %s", binary, t.TempDir(), certDir, testauth.Puller.User, ref))
+	term.waitFor(t, "Password for "+testauth.Puller.User)
+	out, err := term.finish(testauth.Puller.Password + "\n")
 	for _, s := range secretsOf(testauth.Puller) {
-		if strings.Contains(out.String(), s) {
+		if strings.Contains(out, s) {
 			t.Fatal("the password was echoed or printed (output withheld)")
 		}
 	}
-	if err != nil || !strings.Contains(out.String(), want.String()) {
+	if err != nil || !strings.Contains(out, want.String()) {
 		t.Fatalf("pull with a prompted password: %v; output without the digest %s", err, want)
 	}
+}
+
+// terminal is a command running under script(1), on a pseudo-terminal:
+// what it echoes comes back in its output.
+type terminal struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out io.Reader
+	// seen is the output so far.
+	seen strings.Builder
+}
+
+func onTerminal(t *testing.T, line string) *terminal {
+	t.Helper()
+	term := &terminal{cmd: exec.Command("script", "-qfec", line, "/dev/null")}
+	term.cmd.Env = testEnv(t)
+	term.in, _ = term.cmd.StdinPipe()
+	term.out, _ = term.cmd.StdoutPipe()
+	if err := term.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return term
+}
+
+// waitFor reads the output until s shows.
+func (term *terminal) waitFor(t *testing.T, s string) {
+	t.Helper()
+	buf := make([]byte, 4096)
+	for !strings.Contains(term.seen.String(), s) {
+		n, err := term.out.Read(buf)
+		if err != nil {
+			t.Fatalf("no %q; output: %q", s, term.seen.String())
+		}
+		term.seen.Write(buf[:n])
+	}
+}
+
+// finish types input, then reads the output to the end and waits for the
+// command; it is killed after a minute (a prompt that ignores what was
+// typed would otherwise wait forever).
+func (term *terminal) finish(input string) (string, error) {
+	io.WriteString(term.in, input)
+	stuck := time.AfterFunc(time.Minute, func() { term.cmd.Process.Kill() })
+	defer stuck.Stop()
+	rest, _ := io.ReadAll(term.out)
+	term.seen.Write(rest)
+	term.in.Close()
+	err := term.cmd.Wait()
+	return term.seen.String(), err
 }
 
 // A public registry behind token auth (as Docker Hub): anonymous pulls get a
@@ -348,35 +378,13 @@ func TestCredsPromptInterrupted(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte("#!/bin/bash\n\"$@\"\necho \"EXIT=$?\"\nstty -a\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	line := fmt.Sprintf("%s %s --store %s pull --creds someone registry.example.com/app:1", wrapper, binary, t.TempDir())
-	cmd := exec.Command("script", "-qfec", line, "/dev/null")
-	cmd.Env = testEnv(t)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	term := onTerminal(t, fmt.Sprintf("%s %s --store %s pull --creds someone registry.example.com/app:1", wrapper, binary, t.TempDir()))
+	term.waitFor(t, "Password for someone")
+	out, _ := term.finish("\x03") // Ctrl-C, as typed
+	if !strings.Contains(out, "EXIT=130") || !strings.Contains(out, "interrupted") {
+		t.Errorf("Ctrl-C at the prompt: want exit 130 and 'interrupted'; output:\n%s", out)
 	}
-	var out strings.Builder
-	buf := make([]byte, 4096)
-	for !strings.Contains(out.String(), "Password for someone") {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			t.Fatalf("no password prompt; output: %q", out.String())
-		}
-		out.Write(buf[:n])
-	}
-	io.WriteString(stdin, "\x03") // Ctrl-C, as typed
-	// A prompt that ignores Ctrl-C would wait for Enter forever.
-	stuck := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	defer stuck.Stop()
-	rest, _ := io.ReadAll(stdout)
-	out.Write(rest)
-	stdin.Close()
-	cmd.Wait()
-	if !strings.Contains(out.String(), "EXIT=130") || !strings.Contains(out.String(), "interrupted") {
-		t.Errorf("Ctrl-C at the prompt: want exit 130 and 'interrupted'; output:\n%s", out.String())
-	}
-	if !regexp.MustCompile(`(^|\s)echo(\s|$)`).MatchString(out.String()) {
-		t.Errorf("terminal echo is still off after the interrupted prompt; stty says:\n%s", out.String())
+	if !regexp.MustCompile(`(^|\s)echo(\s|$)`).MatchString(out) {
+		t.Errorf("terminal echo is still off after the interrupted prompt; stty says:\n%s", out)
 	}
 }
