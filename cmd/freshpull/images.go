@@ -87,29 +87,12 @@ func findEntries(g *globals, st *store.Store, input string, platformSet bool) ([
 	if err != nil {
 		return nil, &freshpull.InputError{Err: err}
 	}
-	ref = ref.WithDefaultTag()
+	if !platformSet {
+		return st.Find(ref, nil)
+	}
 	platform, err := g.platformValue()
 	if err != nil {
 		return nil, err
 	}
-	entries, err := st.Entries()
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Entry
-	for _, e := range entries {
-		if platformSet && !store.PlatformMatches(e.Platform, platform) {
-			continue
-		}
-		if e.Reference == ref.String() {
-			out = append(out, e)
-			continue
-		}
-		if d := ref.Digest(); d != "" && (e.Manifest.Digest == d || e.ResolvedDigest == d) {
-			if er, err := reference.Parse(e.Reference); err == nil && er.Repository() == ref.Repository() {
-				out = append(out, e)
-			}
-		}
-	}
-	return out, nil
+	return st.Find(ref, &platform)
 }

@@ -516,4 +516,10 @@ func TestSinglePlatformMismatch(t *testing.T) {
 	if r := pullOne(t, storeDir, 0, "--platform", "linux/arm64", "--policy", "never", reg.Ref("arm/only:1")); r.Action != "local" {
 		t.Errorf("never for the image's own platform = %+v, want local", r)
 	}
+	// inspect finds what pull finds, for either platform.
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		if out := fp(t, "--store", storeDir, "--platform", p, "inspect", reg.Ref("arm/only:1")); out.code != 0 || !strings.Contains(out.stdout, d.String()) {
+			t.Errorf("inspect --platform %s: exit %d\n%s%s", p, out.code, out.stdout, out.stderr)
+		}
+	}
 }
