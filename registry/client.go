@@ -198,13 +198,14 @@ func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Reposit
 	if err != nil {
 		return nil, fmt.Errorf("%s: credentials for %s: %w", ref.Repository(), host, err)
 	}
-	rt, err := c.handshake(ctx, repo, auth)
+	rt, scheme, err := c.handshake(ctx, repo, auth)
 	if err != nil {
 		return nil, classify(host, ref.Repository(), err)
 	}
 	return &Repository{
 		name:   repo,
 		host:   host,
+		scheme: scheme,
 		rt:     rt,
 		client: &http.Client{Transport: rt},
 	}, nil
@@ -212,8 +213,12 @@ func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Reposit
 
 // Repository is an authenticated handle on one repository.
 type Repository struct {
-	name   name.Repository
-	host   string
+	name name.Repository
+	host string
+	// scheme is what the registry speaks. go-containerregistry builds
+	// http:// URLs for loopback and private addresses whatever it is;
+	// the transport sends them with this scheme.
+	scheme string
 	rt     http.RoundTripper
 	client *http.Client
 }
@@ -247,7 +252,7 @@ func (r *Repository) Resolve(ctx context.Context, ref reference.Reference) (Reso
 	if herr == nil {
 		return Resolved{Descriptor: ocispec.Descriptor{MediaType: string(desc.MediaType), Digest: digest.Digest(desc.Digest.String()), Size: desc.Size}}, nil
 	}
-	if err := classify(r.host, ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil || !headUnsupported(herr) {
+	if err := r.classify(ref.String(), herr); errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || ctx.Err() != nil || !headUnsupported(herr) {
 		return Resolved{}, err
 	}
 	return r.resolveGet(ctx, ref)
@@ -262,7 +267,7 @@ func (r *Repository) resolveGet(ctx context.Context, ref reference.Reference) (R
 	}
 	got, err := r.get(ctx, nref)
 	if err != nil {
-		return Resolved{}, classify(r.host, ref.String(), err)
+		return Resolved{}, r.classify(ref.String(), err)
 	}
 	d := ocispec.Descriptor{MediaType: string(got.MediaType), Digest: digest.FromBytes(got.Manifest), Size: int64(len(got.Manifest))}
 	if want := ref.Digest(); want != "" && want != d.Digest {
@@ -307,7 +312,7 @@ func (r *Repository) nameRef(ref reference.Reference) (name.Reference, error) {
 func (r *Repository) Manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
 	got, err := r.get(ctx, r.name.Digest(d.String()))
 	if err != nil {
-		return nil, "", classify(r.host, r.name.String()+"@"+d.String(), err)
+		return nil, "", r.classify(r.name.String()+"@"+d.String(), err)
 	}
 	// remote verifies digest references already; checking again here
 	// keeps the guarantee local to this package.
@@ -341,7 +346,7 @@ func (r *Repository) get(ctx context.Context, ref name.Reference) (*remote.Descr
 // registry honours Range; start says where the returned bytes begin (0 when
 // the registry sent the whole blob). The caller verifies the bytes.
 func (r *Repository) Blob(ctx context.Context, d digest.Digest, offset int64) (rc io.ReadCloser, start int64, err error) {
-	u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", r.name.Scheme(), r.host, r.name.RepositoryStr(), d)
+	u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", r.scheme, r.host, r.name.RepositoryStr(), d)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
@@ -365,5 +370,5 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest, offset int64) (r
 	}
 	defer resp.Body.Close()
 	err = transport.CheckError(resp, http.StatusOK, http.StatusPartialContent)
-	return nil, 0, classify(r.host, r.name.String()+"@"+d.String(), err)
+	return nil, 0, r.classify(r.name.String()+"@"+d.String(), err)
 }

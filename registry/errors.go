@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -52,7 +55,29 @@ func classify(host, what string, err error) error {
 		// long; say plainly what happened.
 		return fmt.Errorf("%s: cannot reach registry %s: %w; check that it is running and the address is right", what, host, oe.Err)
 	}
+	if errors.As(err, &oe) && oe.Op == "remote error" && strings.Contains(oe.Err.Error(), "certificate") {
+		// A TLS alert about a certificate, from the registry: it wants
+		// a client certificate, or not the one it was given.
+		return fmt.Errorf("%s: registry %s refused the TLS connection (%v): it wants a client certificate it trusts; put client.cert and client.key in /etc/containers/certs.d/%s/ or in the --cert-dir directory", what, host, oe.Err, host)
+	}
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		return fmt.Errorf("%s: the TLS certificate of registry %s is not trusted here (%v); put the CA that issued it in /etc/containers/certs.d/%s/ca.crt or in the --cert-dir directory", what, host, cve.Err, host)
+	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// classify is classify with the URL in the error showing the scheme the
+// request was really sent with.
+func (r *Repository) classify(what string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && r.scheme != "" {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host == r.host && u.Scheme != r.scheme {
+			u.Scheme = r.scheme
+			ue.URL = u.String()
+		}
+	}
+	return classify(r.host, what, err)
 }
 
 func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {

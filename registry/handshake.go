@@ -35,8 +35,9 @@ type ChallengeCache interface {
 }
 
 // handshake connects to repo: from a remembered challenge when there is
-// one, else by pinging the registry.
-func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator) (http.RoundTripper, error) {
+// one, else by pinging the registry. scheme is what the registry speaks,
+// "https" or "http".
+func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn.Authenticator) (rt http.RoundTripper, scheme string, err error) {
 	host := repo.RegistryStr()
 	scopes := []string{repo.Scope(transport.PullScope)}
 	if cache := c.opts.Challenges; cache != nil {
@@ -48,43 +49,47 @@ func (c *Client) handshake(ctx context.Context, repo name.Repository, auth authn
 			if err == nil {
 				return c.wrap(&staleChallenge{inner: rt, redo: func(ctx context.Context) (http.RoundTripper, error) {
 					cache.Forget(host)
-					return c.ping(ctx, repo, auth, scopes)
-				}}), nil
+					rt, _, err := c.ping(ctx, repo, auth, scopes)
+					return rt, err
+				}}), schemeOf(ch), nil
 			}
 			cache.Forget(host)
 		}
 	}
-	rt, err := c.ping(ctx, repo, auth, scopes)
+	rt, scheme, err = c.ping(ctx, repo, auth, scopes)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return c.wrap(rt), nil
+	return c.wrap(rt), scheme, nil
 }
 
-func (c *Client) ping(ctx context.Context, repo name.Repository, auth authn.Authenticator, scopes []string) (http.RoundTripper, error) {
+func (c *Client) ping(ctx context.Context, repo name.Repository, auth authn.Authenticator, scopes []string) (http.RoundTripper, string, error) {
 	ch, err := transport.Ping(ctx, repo.Registry, c.base)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rt, err := c.fromChallenge(ctx, repo, auth, *ch, scopes)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if c.opts.Challenges != nil {
 		c.opts.Challenges.Put(repo.RegistryStr(), *ch)
 	}
-	return rt, nil
+	return rt, schemeOf(*ch), nil
+}
+
+func schemeOf(ch transport.Challenge) string {
+	if ch.Insecure {
+		return "http"
+	}
+	return "https"
 }
 
 // fromChallenge builds the authenticated transport for a challenge: a
 // token exchange for Bearer, credentials on each request for Basic,
 // nothing for a registry without auth.
 func (c *Client) fromChallenge(ctx context.Context, repo name.Repository, auth authn.Authenticator, ch transport.Challenge, scopes []string) (http.RoundTripper, error) {
-	scheme := "https"
-	if ch.Insecure {
-		scheme = "http"
-	}
-	t := &schemeTransport{host: repo.RegistryStr(), scheme: scheme, inner: c.base}
+	t := &schemeTransport{host: repo.RegistryStr(), scheme: schemeOf(ch), inner: c.base}
 	tok := &transport.Token{}
 	if strings.EqualFold(ch.Scheme, "bearer") {
 		var err error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -386,5 +387,43 @@ func TestCredsPromptInterrupted(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(^|\s)echo(\s|$)`).MatchString(out) {
 		t.Errorf("terminal echo is still off after the interrupted prompt; stty says:\n%s", out)
+	}
+}
+
+// A registry that requires a client certificate (mutual TLS): the pull
+// presents the one in the certs directory, and without one it fails with
+// an error that names the registry.
+func TestClientCertificateRegistry(t *testing.T) {
+	testregistry.Require(t)
+	ca := testauth.NewCA(t)
+	client := ca.ClientCert(t, "builder-7")
+	reg := testregistry.StartWithConfig(t, testauth.ServeMutualTLS(ca.ServerCert(t, "127.0.0.1", "localhost"), ca.WriteCA(t, t.TempDir(), "client-ca.pem")))
+	ref := reg.Ref("mtls/app:1")
+	tr := ca.Transport()
+	tr.TLSClientConfig.Certificates = []tls.Certificate{client.TLS}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testregistry.Image(t, 1, 1000, host)
+	if err := remote.Write(r, img, remote.WithTransport(tr)); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	want, _ := img.Digest()
+
+	withCert := ca.WriteCertDir(t, t.TempDir(), client)
+	out := fp(t, "--store", t.TempDir(), "-o", "json", "pull", "--cert-dir", withCert, ref)
+	if out.code != 0 || !strings.Contains(out.stdout, want.String()) {
+		t.Errorf("pull with a client certificate: exit %d\n%s%s", out.code, out.stdout, out.stderr)
+	}
+	withoutCert := ca.WriteCertDir(t, t.TempDir(), nil)
+	out = fp(t, "--store", t.TempDir(), "pull", "--cert-dir", withoutCert, ref)
+	if out.code != 1 || !strings.Contains(out.stderr, reg.Host) || !strings.Contains(out.stderr, "client certificate") || strings.Contains(out.stderr, "http://") {
+		t.Errorf("pull without the client certificate: exit %d, want 1 and an error naming %s and the client certificate (and no http:// URL): %s", out.code, reg.Host, out.stderr)
+	}
+	// A certs directory without the registry's CA: the server is not trusted.
+	out = fp(t, "--store", t.TempDir(), "pull", "--cert-dir", t.TempDir(), ref)
+	if out.code != 1 || !strings.Contains(out.stderr, "not trusted") || !strings.Contains(out.stderr, "ca.crt") {
+		t.Errorf("pull without the registry's CA: exit %d, want 1 and an error saying the certificate is not trusted: %s", out.code, out.stderr)
 	}
 }

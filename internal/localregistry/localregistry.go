@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -98,8 +99,9 @@ http:
 		return fmt.Errorf("start %s: %w", Binary, err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	// Readiness only: any answer, even 401 or a TLS certificate the
-	// probe does not trust, means the registry is listening.
+	// Readiness only: any answer, even 401, a TLS certificate the probe
+	// does not trust, or a TLS alert (a registry that wants a client
+	// certificate), means the registry is listening.
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	scheme := r.cfg.Scheme
 	if scheme == "" {
@@ -109,6 +111,10 @@ http:
 		resp, err := client.Get(scheme + "://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
+			return nil
+		}
+		// crypto/tls exports no type for an alert received over TCP.
+		if strings.Contains(err.Error(), "remote error: tls:") {
 			return nil
 		}
 		if time.Now().After(deadline) {

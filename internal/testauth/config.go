@@ -18,6 +18,14 @@ func ServeTLS(cert *Cert) localregistry.Config {
 	}
 }
 
+// ServeMutualTLS serves TLS with cert and requires a client certificate
+// issued by one of the CAs in the PEM file clientCAs.
+func ServeMutualTLS(cert *Cert, clientCAs string) localregistry.Config {
+	c := ServeTLS(cert)
+	c.HTTP += fmt.Sprintf("    clientcas:\n      - %s\n", strconv.Quote(clientCAs))
+	return c
+}
+
 // HtpasswdAuth is the registry configuration for Basic authentication
 // against the htpasswd file at path (from Htpasswd).
 func HtpasswdAuth(path string) localregistry.Config {
