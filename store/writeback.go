@@ -3,10 +3,10 @@ package store
 import "os"
 
 // writebackChunk is how much of a blob is written before the kernel is
-// asked to start putting it on disk, so that
-// the fsync that makes the blob durable waits for at most one chunk,
-// not for the whole blob. Measured with bench/pull.sh on ext4 over virtio:
-// 512 KiB to 2 MiB all do well, 8 MiB less so.
+// asked to start putting it on disk, so that the fsync that makes the blob
+// durable waits for at most one chunk, not for the whole blob. Measured
+// with bench/pull.sh on ext4 over virtio: 512 KiB to 2 MiB all do well,
+// 8 MiB less so.
 const writebackChunk = 2 << 20
 
 // writebackWriter writes a blob's temp file and starts writeback of each
