@@ -2,6 +2,8 @@ package freshpull
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/freshpull/freshpull/extract"
 	"github.com/freshpull/freshpull/policy"
@@ -27,4 +29,13 @@ func IsNotFound(err error) bool {
 func IsInput(err error) bool {
 	var ie *InputError
 	return errors.As(err, &ie)
+}
+
+// opError is err as "OP REF: …", naming REF once when err already begins
+// with it (registry errors name the reference they are about).
+func opError(op, ref string, err error) error {
+	if strings.HasPrefix(err.Error(), ref+": ") {
+		return fmt.Errorf("%s %w", op, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, ref, err)
 }

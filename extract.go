@@ -43,7 +43,7 @@ func Extract(ctx context.Context, input, dest string, opts Options, xopts Extrac
 	res := ExtractResult{Result: Result{Reference: input, Policy: opts.Policy.String()}, Dest: dest}
 	release, err := opts.Store.Use(ctx)
 	if err != nil {
-		err = fmt.Errorf("extract %s: %w", input, err)
+		err = opError("extract", input, err)
 		res.fail(err)
 		return res, err
 	}

@@ -2,7 +2,6 @@ package freshpull
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/freshpull/freshpull/dockerfile"
 	"github.com/freshpull/freshpull/reference"
@@ -39,11 +38,11 @@ func RegistryResolver(opts Options) dockerfile.Resolver {
 	return dockerfile.ResolverFunc(func(ctx context.Context, ref reference.Reference) (digest.Digest, error) {
 		src, err := newSource(opts.Registry, ref, opts.logger())
 		if err != nil {
-			return "", fmt.Errorf("resolve %s: %w", ref, err)
+			return "", opError("resolve", ref.String(), err)
 		}
 		r, _, err := src.resolve(ctx)
 		if err != nil {
-			return "", fmt.Errorf("resolve %s: %w", ref, err)
+			return "", opError("resolve", ref.String(), err)
 		}
 		return r.Descriptor.Digest, nil
 	})

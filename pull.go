@@ -147,7 +147,7 @@ func Pull(ctx context.Context, input string, opts Options) (Result, error) {
 		err = pull(ctx, input, opts, &res)
 		release()
 	} else {
-		err = fmt.Errorf("pull %s: %w", input, err)
+		err = opError("pull", input, err)
 	}
 	res.fail(err)
 	return res, err
@@ -174,7 +174,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 
 	entry, present, err := lookup(opts.Store, target, platform)
 	if err != nil {
-		return fmt.Errorf("pull %s: %w", res.Canonical, err)
+		return opError("pull", res.Canonical, err)
 	}
 	localDigest := entry.ResolvedDigest
 	if d := target.Digest(); d != "" && present {
@@ -194,7 +194,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 	if decision.Action == policy.AskRegistry {
 		src, err = newSource(opts.Registry, target, log)
 		if err != nil {
-			return fmt.Errorf("pull %s: %w", res.Canonical, err)
+			return opError("pull", res.Canonical, err)
 		}
 		// The one and only resolution of the tag in this pull.
 		var at registries.Endpoint
@@ -203,7 +203,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 			res.Source = at.Ref.Repository()
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("pull %s: %w", res.Canonical, ctx.Err())
+			return opError("pull", res.Canonical, ctx.Err())
 		}
 		facts.Remote = policy.Remote{Asked: true, Digest: resolved.Descriptor.Digest, Err: err, NotFound: errors.Is(err, registry.ErrNotFound)}
 		decision = policy.Decide(facts)
@@ -216,7 +216,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		if errors.Is(decision.Err, policy.ErrNotPresent) {
 			return fmt.Errorf("pull %s: %w in store %s and policy is never; pull it with --policy missing or newer", res.Canonical, decision.Err, opts.Store.Dir())
 		}
-		return fmt.Errorf("pull %s: %w", res.Canonical, decision.Err)
+		return opError("pull", res.Canonical, decision.Err)
 	case policy.UseLocal, policy.UpToDate, policy.Fallback:
 		res.fromEntry(entry)
 		res.ResolvedDigest = localDigest.String()
@@ -232,7 +232,7 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 			res.Source = served
 		}
 		if err != nil {
-			return fmt.Errorf("pull %s: %w", res.Canonical, err)
+			return opError("pull", res.Canonical, err)
 		}
 		res.fromEntry(e)
 		res.Action = decision.Action.String()

@@ -52,18 +52,18 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 	res.Canonical = target.String()
 	src, err := newSource(opts.Registry, target, opts.logger())
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", res.Canonical, err)
+		return opError("resolve", res.Canonical, err)
 	}
 	r, _, err := src.resolve(ctx)
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", res.Canonical, err)
+		return opError("resolve", res.Canonical, err)
 	}
 	res.Digest = r.Descriptor.Digest.String()
 	body := r.Manifest
 	if store.IsIndex(r.Descriptor.MediaType) || r.Descriptor.MediaType == "" {
 		if body == nil {
 			if body, err = src.manifest(ctx, r.Descriptor.Digest); err != nil {
-				return fmt.Errorf("resolve %s: %w", res.Canonical, err)
+				return opError("resolve", res.Canonical, err)
 			}
 		}
 	}

@@ -418,8 +418,8 @@ func TestClientCertificateRegistry(t *testing.T) {
 	}
 	withoutCert := ca.WriteCertDir(t, t.TempDir(), nil)
 	out = fp(t, "--store", t.TempDir(), "pull", "--cert-dir", withoutCert, ref)
-	if out.code != 1 || !strings.Contains(out.stderr, reg.Host) || !strings.Contains(out.stderr, "client certificate") || strings.Contains(out.stderr, "http://") {
-		t.Errorf("pull without the client certificate: exit %d, want 1 and an error naming %s and the client certificate (and no http:// URL): %s", out.code, reg.Host, out.stderr)
+	if out.code != 1 || !strings.Contains(out.stderr, reg.Host) || !strings.Contains(out.stderr, "client certificate") || strings.Contains(out.stderr, "http://") || strings.Count(out.stderr, ref) != 1 {
+		t.Errorf("pull without the client certificate: exit %d, want 1 and an error naming %s and the client certificate (the reference once, no http:// URL): %s", out.code, reg.Host, out.stderr)
 	}
 	// A certs directory without the registry's CA: the server is not trusted.
 	out = fp(t, "--store", t.TempDir(), "pull", "--cert-dir", t.TempDir(), ref)
