@@ -8,9 +8,19 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"math/big"
 	"math/rand"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,10 +33,13 @@ import (
 
 	"github.com/freshpull/freshpull/internal/countproxy"
 	"github.com/freshpull/freshpull/internal/localregistry"
+	"github.com/freshpull/freshpull/internal/testauth"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -54,6 +67,9 @@ type tool struct {
 	name string
 	// cold pulls ref into a fresh destination under dir.
 	pull func(dir, ref string) *exec.Cmd
+	// pullTLS is pull from the TLS registry, trusting the CA in certDir
+	// (ca.crt).
+	pullTLS func(dir, ref, certDir string) *exec.Cmd
 	// check asks whether ref is current (the up-to-date check).
 	check func(dir, ref string) *exec.Cmd
 }
@@ -62,6 +78,7 @@ type row struct {
 	op, tool  string
 	median    time.Duration
 	q1, q3    time.Duration // the middle half of the runs lies between them
+	counted   bool          // requests and bytes were seen by the counting proxy
 	requests  int
 	bytes     int64
 	maxRSSKiB int64
@@ -114,6 +131,22 @@ func run() error {
 		}
 	}
 
+	// The same multi-layer image on a registry that speaks TLS, as real
+	// ones do; its CA goes in certs/ca.crt. No counting proxy in front.
+	certDir := filepath.Join(work, "certs")
+	cert, err := selfSigned(certDir, filepath.Join(work, "server.key"))
+	if err != nil {
+		return err
+	}
+	tlsReg, err := localregistry.Start(filepath.Join(work, "tls-registry"), testauth.ServeTLS(cert))
+	if err != nil {
+		return err
+	}
+	defer tlsReg.Stop()
+	if err := pushTLS(tlsReg.Ref("bench/multi:1"), multi, cert.X509); err != nil {
+		return err
+	}
+
 	if *serve {
 		fmt.Printf("registry %s (through the counting proxy: %s); images bench/single:1 bench/multi:1 bench/second:1; Ctrl-C stops\n", reg.Host, proxy.Host)
 		sig := make(chan os.Signal, 1)
@@ -125,6 +158,9 @@ func run() error {
 	tools := []tool{{
 		name: "freshpull",
 		pull: func(dir, r string) *exec.Cmd { return exec.Command(*freshbin, "--store", dir, "-q", "pull", r) },
+		pullTLS: func(dir, r, certDir string) *exec.Cmd {
+			return exec.Command(*freshbin, "--store", dir, "-q", "pull", "--cert-dir", certDir, r)
+		},
 		check: func(dir, r string) *exec.Cmd {
 			return exec.Command(*freshbin, "--store", dir, "-q", "pull", "--policy", "newer", r)
 		},
@@ -134,6 +170,9 @@ func run() error {
 			name: "skopeo",
 			pull: func(dir, r string) *exec.Cmd {
 				return exec.Command("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+r, "oci:"+dir+":img")
+			},
+			pullTLS: func(dir, r, certDir string) *exec.Cmd {
+				return exec.Command("skopeo", "copy", "-q", "--src-cert-dir", certDir, "docker://"+r, "oci:"+dir+":img")
 			},
 			check: func(dir, r string) *exec.Cmd {
 				return exec.Command("skopeo", "inspect", "--raw", "--tls-verify=false", "docker://"+r)
@@ -146,6 +185,11 @@ func run() error {
 			pull: func(dir, r string) *exec.Cmd {
 				return exec.Command(*crane, "pull", "--insecure", "--format=oci", r, dir)
 			},
+			pullTLS: func(dir, r, certDir string) *exec.Cmd {
+				c := exec.Command(*crane, "pull", "--format=oci", r, dir)
+				c.Env = append(os.Environ(), "SSL_CERT_FILE="+filepath.Join(certDir, "ca.crt"))
+				return c
+			},
 			check: func(dir, r string) *exec.Cmd { return exec.Command(*crane, "digest", "--insecure", r) },
 		})
 	}
@@ -156,6 +200,11 @@ func run() error {
 			name: "crane+sync",
 			pull: func(dir, r string) *exec.Cmd {
 				return exec.Command("sh", "-c", `"$0" pull --insecure --format=oci "$1" "$2" && sync -f "$2"`, *crane, r, dir)
+			},
+			pullTLS: func(dir, r, certDir string) *exec.Cmd {
+				c := exec.Command("sh", "-c", `"$0" pull --format=oci "$1" "$2" && sync -f "$2"`, *crane, r, dir)
+				c.Env = append(os.Environ(), "SSL_CERT_FILE="+filepath.Join(certDir, "ca.crt"))
+				return c
 			},
 		})
 	}
@@ -173,6 +222,9 @@ func run() error {
 		tools = append(tools, tool{
 			name: "podman",
 			pull: func(dir, r string) *exec.Cmd { return podman(dir, "pull", "-q", "--tls-verify=false", r) },
+			pullTLS: func(dir, r, certDir string) *exec.Cmd {
+				return podman(dir, "pull", "-q", "--cert-dir", certDir, r)
+			},
 			// podman 4.3 (Debian 12) has no pull --policy; a plain pull
 			// asks the registry and reuses what is present, which is
 			// its up-to-date check.
@@ -191,6 +243,8 @@ func run() error {
 		name  string
 		setup func(dir string) error
 		cmd   func(dir string) *exec.Cmd
+		// uncounted: the requests do not go through the counting proxy.
+		uncounted bool
 	}
 	measure := func(op string, trials []trial) {
 		first := len(rows)
@@ -230,7 +284,10 @@ func run() error {
 					continue
 				}
 				times[i] = append(times[i], out.wall)
-				r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
+				if !t.uncounted {
+					r.counted = true
+					r.requests, r.bytes = proxy.Count("", ""), proxy.Bytes("", "")
+				}
 				if os.Getenv("PULLBENCH_DEBUG") != "" {
 					fmt.Fprintf(os.Stderr, "%s %s:\n%s", op, t.name, proxy)
 				}
@@ -258,6 +315,13 @@ func run() error {
 		measure("cold pull "+img, trials)
 	}
 	var trials []trial
+	for _, t := range tools {
+		trials = append(trials, trial{name: t.name, uncounted: true, cmd: func(dir string) *exec.Cmd {
+			return t.pullTLS(dir, tlsReg.Ref("bench/multi:1"), certDir)
+		}})
+	}
+	measure("cold pull over TLS bench/multi:1", trials)
+	trials = nil
 	for _, t := range tools {
 		if strings.HasPrefix(t.name, "crane") {
 			// crane pull writes a fresh layout every time; it has no
@@ -372,6 +436,7 @@ func report(rows []row, scale float64) {
 	fmt.Printf("\npullbench: %d runs each, median wall time; images scaled by %g; %s\n\n", *runs, scale, machine())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\ttool\tmedian\tmiddle half\tfreshpull ratio\trequests\tMB moved\tpeak RSS MB\t")
+	var failures []string
 	fresh := map[string]time.Duration{}
 	for _, r := range rows {
 		if r.tool == "freshpull" {
@@ -380,7 +445,8 @@ func report(rows []row, scale float64) {
 	}
 	for _, r := range rows {
 		if r.err != "" {
-			fmt.Fprintf(tw, "%s\t%s\tfailed: %s\t\t\t\t\t\t\n", r.op, r.tool, r.err)
+			fmt.Fprintf(tw, "%s\t%s\tfailed (below)\t\t\t\t\t\t\n", r.op, r.tool)
+			failures = append(failures, fmt.Sprintf("%s, %s: %s", r.op, r.tool, r.err))
 			continue
 		}
 		ratio := ""
@@ -388,9 +454,16 @@ func report(rows []row, scale float64) {
 			ratio = fmt.Sprintf("%.2fx", float64(f)/float64(r.median))
 		}
 		ms := func(d time.Duration) int64 { return d.Round(time.Millisecond).Milliseconds() }
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d–%d ms\t%s\t%d\t%.1f\t%.0f\t\n", r.op, r.tool, r.median.Round(time.Millisecond), ms(r.q1), ms(r.q3), ratio, r.requests, float64(r.bytes)/1e6, float64(r.maxRSSKiB)/1024)
+		requests, moved := "–", "–"
+		if r.counted {
+			requests, moved = fmt.Sprint(r.requests), fmt.Sprintf("%.1f", float64(r.bytes)/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d–%d ms\t%s\t%s\t%s\t%.0f\t\n", r.op, r.tool, r.median.Round(time.Millisecond), ms(r.q1), ms(r.q3), ratio, requests, moved, float64(r.maxRSSKiB)/1024)
 	}
 	tw.Flush()
+	for _, f := range failures {
+		fmt.Println("failed:", f)
+	}
 	fmt.Println("\nfreshpull ratio = freshpull's median / the tool's median (below 1.00x: freshpull is faster).")
 }
 
@@ -414,4 +487,58 @@ func cpuCount() int {
 	var n int
 	fmt.Sscan(string(out), &n)
 	return n
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 that is its own
+// CA as dir/ca.crt (the certs.d name) and its key as keyFile (outside dir: a
+// key in a certs.d directory is taken for a client certificate's).
+func selfSigned(dir, keyFile string) (*testauth.Cert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pullbench registry"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(cryptorand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	c := &testauth.Cert{CertFile: filepath.Join(dir, "ca.crt"), KeyFile: keyFile, X509: parsed}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(c.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, err
+	}
+	return c, os.WriteFile(c.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+}
+
+// pushTLS pushes img to ref on a registry whose certificate is ca.
+func pushTLS(ref string, img v1.Image, ca *x509.Certificate) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	return remote.Write(r, img, remote.WithTransport(tr))
 }
