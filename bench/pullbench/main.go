@@ -55,6 +55,10 @@ var (
 // settle is the pause between the sync before a timed run and the run.
 const settle = 200 * time.Millisecond
 
+// latency is the round trip added to each request in the second
+// up-to-date check.
+const latency = 20 * time.Millisecond
+
 func main() {
 	flag.Parse()
 	if err := run(); err != nil {
@@ -352,6 +356,11 @@ func run() error {
 		}})
 	}
 	measure("up-to-date check", trials)
+	// The same check with 20 ms added to every request, as a registry
+	// across a network would: what each request costs a builder.
+	proxy.SetLatency(latency)
+	measure(fmt.Sprintf("up-to-date check, %v/request", latency), trials)
+	proxy.SetLatency(0)
 	if *bigGB > 0 {
 		big, err := bigImage(int64(*bigGB * 1e9))
 		if err != nil {

@@ -28,7 +28,13 @@ type Proxy struct {
 	// rate limits response bodies to this many bytes per second; 0 is
 	// unlimited. Tests slow pulls down to interrupt them part-way.
 	rate atomic.Int64
+	// latency delays every request, as a network round trip would.
+	latency atomic.Int64
 }
+
+// SetLatency delays every request by d before it is forwarded: one network
+// round trip per request (connection set-up is not delayed).
+func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
 
 // SetRate limits response bodies to bytesPerSec (0: unlimited).
 func (p *Proxy) SetRate(bytesPerSec int64) { p.rate.Store(bytesPerSec) }
@@ -90,6 +96,9 @@ func New(upstream string) *Proxy {
 		p.mu.Lock()
 		p.hits[r.Method+" "+r.URL.Path]++
 		p.mu.Unlock()
+		if d := time.Duration(p.latency.Load()); d > 0 {
+			time.Sleep(d)
+		}
 		rp.ServeHTTP(throttled{w, p, r.Method + " " + r.URL.Path}, r)
 	}))
 	p.Host = strings.TrimPrefix(p.srv.URL, "http://")
