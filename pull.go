@@ -252,14 +252,7 @@ func (r *Result) fromEntry(e store.Entry) {
 // entry of its repository holds that digest, whatever tag it was pulled
 // under: content addressed by digest cannot differ.
 func lookup(s *store.Store, ref reference.Reference, platform ocispec.Platform) (store.Entry, bool, error) {
-	var e store.Entry
-	var ok bool
-	var err error
-	if d := ref.Digest(); d != "" {
-		e, ok, err = s.FindDigest(ref.Repository(), d, platform)
-	} else {
-		e, ok, err = s.Lookup(ref.String(), platform)
-	}
+	e, ok, err := s.Lookup(ref, platform)
 	if err != nil || !ok {
 		return store.Entry{}, false, err
 	}

@@ -140,10 +140,10 @@ func TestFsckFindsAndRepairs(t *testing.T) {
 			if err != nil || !rep.OK || len(rep.Repairs) == 0 {
 				t.Fatalf("fsck --repair = %+v, %v", rep, err)
 			}
-			if _, ok, _ := s.Lookup("example.com/bad:1", amd64); ok {
+			if _, ok, _ := s.Lookup(mustParse(t, "example.com/bad:1"), amd64); ok {
 				t.Error("broken entry not dropped")
 			}
-			if _, ok, _ := s.Lookup("example.com/good:1", amd64); !ok {
+			if _, ok, _ := s.Lookup(mustParse(t, "example.com/good:1"), amd64); !ok {
 				t.Error("healthy entry dropped")
 			}
 			for _, d := range good {

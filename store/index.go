@@ -157,16 +157,13 @@ func (s *Store) Entries() ([]Entry, error) {
 	return out, nil
 }
 
-// Lookup finds the entry for a canonical reference and platform.
-func (s *Store) Lookup(ref string, platform ocispec.Platform) (Entry, bool, error) {
-	return s.first(s.find(&platform, func(e Entry) bool { return e.Reference == ref }))
-}
-
-// FindDigest finds an entry of repository whose resolved digest or manifest
-// digest is d, for the platform: the content a digest reference names, under
-// whatever reference it was pulled.
-func (s *Store) FindDigest(repository string, d digest.Digest, platform ocispec.Platform) (Entry, bool, error) {
-	return s.first(s.find(&platform, func(e Entry) bool { return hasDigest(e, repository, d) }))
+// Lookup returns the first entry Find returns for ref on platform.
+func (s *Store) Lookup(ref reference.Reference, platform ocispec.Platform) (Entry, bool, error) {
+	entries, err := s.Find(ref, &platform)
+	if err != nil || len(entries) == 0 {
+		return Entry{}, false, err
+	}
+	return entries[0], true, nil
 }
 
 // Find returns every entry ref names: its own (ref with the default tag if
@@ -175,35 +172,24 @@ func (s *Store) FindDigest(repository string, d digest.Digest, platform ocispec.
 // means any platform.
 func (s *Store) Find(ref reference.Reference, platform *ocispec.Platform) ([]Entry, error) {
 	ref = ref.WithDefaultTag()
-	return s.find(platform, func(e Entry) bool {
-		return e.Reference == ref.String() || (ref.Digest() != "" && hasDigest(e, ref.Repository(), ref.Digest()))
-	})
-}
-
-func hasDigest(e Entry, repository string, d digest.Digest) bool {
-	return repoOf(e.Reference) == repository && (e.ResolvedDigest == d || e.Manifest.Digest == d)
-}
-
-// find returns the entries that match, for platform (nil: any).
-func (s *Store) find(platform *ocispec.Platform, match func(Entry) bool) ([]Entry, error) {
 	entries, err := s.Entries()
 	if err != nil {
 		return nil, err
 	}
 	var out []Entry
 	for _, e := range entries {
-		if (platform == nil || e.matches(*platform)) && match(e) {
+		if platform != nil && !e.matches(*platform) {
+			continue
+		}
+		if e.Reference == ref.String() || (ref.Digest() != "" && hasDigest(e, ref.Repository(), ref.Digest())) {
 			out = append(out, e)
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) first(entries []Entry, err error) (Entry, bool, error) {
-	if err != nil || len(entries) == 0 {
-		return Entry{}, false, err
-	}
-	return entries[0], true, nil
+func hasDigest(e Entry, repository string, d digest.Digest) bool {
+	return repoOf(e.Reference) == repository && (e.ResolvedDigest == d || e.Manifest.Digest == d)
 }
 
 // repoOf returns the repository of a canonical reference, or "" when it does

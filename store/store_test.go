@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/freshpull/freshpull/reference"
 	"io"
 	"os"
 	"path/filepath"
@@ -266,11 +267,11 @@ func TestPutLookupRemove(t *testing.T) {
 	if err := s.Put(ctx, Entry{Reference: ref, Manifest: d2, ResolvedDigest: digest.Digest("sha256:" + strings.Repeat("a", 64)), Platform: arm}); err != nil {
 		t.Fatal(err)
 	}
-	e, ok, err := s.Lookup(ref, amd64)
+	e, ok, err := s.Lookup(mustParse(t, ref), amd64)
 	if err != nil || !ok || e.Manifest.Digest != d1.Digest || e.Pulled.IsZero() {
 		t.Fatalf("Lookup amd64 = %+v %v %v", e, ok, err)
 	}
-	if e, ok, _ := s.Lookup(ref, arm); !ok || e.Manifest.Digest != d2.Digest {
+	if e, ok, _ := s.Lookup(mustParse(t, ref), arm); !ok || e.Manifest.Digest != d2.Digest {
 		t.Fatalf("Lookup arm64 = %+v %v", e, ok)
 	}
 	// Replacing an entry keeps one per reference and platform.
@@ -281,11 +282,11 @@ func TestPutLookupRemove(t *testing.T) {
 	if len(entries) != 2 {
 		t.Fatalf("%d entries after replace, want 2", len(entries))
 	}
-	if e, _, _ := s.FindDigest("docker.io/library/app", d2.Digest, amd64); e.Reference != ref {
-		t.Errorf("FindDigest by manifest digest failed")
+	if e, _, _ := s.Lookup(mustParse(t, "docker.io/library/app@"+d2.Digest.String()), amd64); e.Reference != ref {
+		t.Errorf("Lookup by manifest digest failed")
 	}
-	if _, ok, _ := s.FindDigest("docker.io/library/other", d2.Digest, amd64); ok {
-		t.Errorf("FindDigest matched another repository")
+	if _, ok, _ := s.Lookup(mustParse(t, "docker.io/library/other@"+d2.Digest.String()), amd64); ok {
+		t.Errorf("Lookup by digest matched another repository")
 	}
 	removed, err := s.Remove(ctx, ref, &arm)
 	if err != nil || len(removed) != 1 || removed[0].Platform.Architecture != "arm64" {
@@ -422,4 +423,13 @@ func TestWritebackWriterKeepsEveryByte(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(want))
 	}
+}
+
+func mustParse(t *testing.T, s string) reference.Reference {
+	t.Helper()
+	r, err := reference.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
