@@ -142,14 +142,7 @@ func TestWhiteoutsAndOpaqueDirectories(t *testing.T) {
 		"w":     "dir 0755",
 		"w/new": `reg 0644 "new"`,
 	}
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			dest, _ := mustExtract(t, e.e, ls, Options{})
-			if d := diffSnap(want, snapshot(t, dest, snapOpts{})); d != "" {
-				t.Fatalf("tree differs:\n%s", d)
-			}
-		})
-	}
+	expectTree(t, ls, want)
 }
 
 func TestDuplicateEntries(t *testing.T) {
@@ -170,14 +163,7 @@ func TestDuplicateEntries(t *testing.T) {
 		"m":  "dir 0711",
 		"up": `reg 0640 "upper"`,
 	}
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			dest, _ := mustExtract(t, e.e, ls, Options{})
-			if d := diffSnap(want, snapshot(t, dest, snapOpts{})); d != "" {
-				t.Fatalf("tree differs:\n%s", d)
-			}
-		})
-	}
+	expectTree(t, ls, want)
 }
 
 func TestModesTimesAndOwners(t *testing.T) {
@@ -384,5 +370,18 @@ func assertNoTemp(t *testing.T, dir string) {
 		if strings.HasPrefix(e.Name(), tmpPrefix) {
 			t.Errorf("temporary directory %s left behind", e.Name())
 		}
+	}
+}
+
+// expectTree extracts ls with every engine and compares the tree with want.
+func expectTree(t *testing.T, ls []Layer, want map[string]string) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			dest, _ := mustExtract(t, e.e, ls, Options{})
+			if d := diffSnap(want, snapshot(t, dest, snapOpts{})); d != "" {
+				t.Fatalf("tree differs:\n%s", d)
+			}
+		})
 	}
 }

@@ -165,24 +165,12 @@ func TestFileKeychain(t *testing.T) {
 		"quay.io/org/app":                "",
 	}
 	for repo, wantUser := range tests {
-		r, err := name.NewRepository(repo)
-		if err != nil {
-			t.Fatal(err)
+		if got := userFor(t, kc, repo); got != wantUser {
+			t.Errorf("%s: user %q, want %q", repo, got, wantUser)
 		}
-		a, err := kc.Resolve(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := a.Authorization()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cfg.Username != wantUser {
-			t.Errorf("%s: user %q, want %q", repo, cfg.Username, wantUser)
-		}
-		if wantUser == "" && a != authn.Anonymous {
-			t.Errorf("%s: want anonymous", repo)
-		}
+	}
+	if a, err := kc.Resolve(name.MustParseReference("quay.io/org/app").Context()); err != nil || a != authn.Anonymous {
+		t.Errorf("quay.io/org/app: %v, %v; want anonymous", a, err)
 	}
 	if _, err := FileKeychain(filepath.Join(dir, "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("missing authfile: %v", err)

@@ -74,13 +74,9 @@ func Corrupt() Fault {
 // the connection (TCP RST), as a dropped connection does mid-download.
 func Reset(n int64) Fault {
 	return Fault{name: fmt.Sprintf("reset after %d bytes", n), serve: func(p *Proxy, w http.ResponseWriter, r *http.Request) {
-		resp, ok := p.fetch(w, r)
-		if !ok {
+		if !p.forwardFirst(w, r, n, nil) {
 			return
 		}
-		defer resp.Body.Close()
-		writeHeader(w, resp)
-		io.CopyN(w, resp.Body, n)
 		rc := http.NewResponseController(w)
 		rc.Flush()
 		conn, _, err := rc.Hijack()
@@ -108,16 +104,11 @@ func Truncate(n int64, keepLength bool) Fault {
 		name += ", no Content-Length"
 	}
 	return Fault{name: name, serve: func(p *Proxy, w http.ResponseWriter, r *http.Request) {
-		resp, ok := p.fetch(w, r)
-		if !ok {
-			return
-		}
-		defer resp.Body.Close()
-		if !keepLength {
-			resp.ContentLength = -1
-		}
-		writeHeader(w, resp)
-		io.CopyN(w, resp.Body, n)
+		p.forwardFirst(w, r, n, func(resp *http.Response) {
+			if !keepLength {
+				resp.ContentLength = -1
+			}
+		})
 		// Returning with less than Content-Length written makes the
 		// server close the connection.
 	}}
@@ -134,13 +125,9 @@ func Hang() Fault {
 // more until the client gives up.
 func Stall(n int64) Fault {
 	return Fault{name: fmt.Sprintf("stall after %d bytes", n), serve: func(p *Proxy, w http.ResponseWriter, r *http.Request) {
-		resp, ok := p.fetch(w, r)
-		if !ok {
+		if !p.forwardFirst(w, r, n, nil) {
 			return
 		}
-		defer resp.Body.Close()
-		writeHeader(w, resp)
-		io.CopyN(w, resp.Body, n)
 		http.NewResponseController(w).Flush()
 		p.hold(r)
 	}}
@@ -209,4 +196,21 @@ func writeHeader(w http.ResponseWriter, resp *http.Response) {
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	w.WriteHeader(resp.StatusCode)
+}
+
+// forwardFirst forwards the answer's headers (changed by edit first, when
+// it is not nil) and its first n body bytes. It is false when the request
+// to the registry failed (and answered as such).
+func (p *Proxy) forwardFirst(w http.ResponseWriter, r *http.Request, n int64, edit func(*http.Response)) bool {
+	resp, ok := p.fetch(w, r)
+	if !ok {
+		return false
+	}
+	defer resp.Body.Close()
+	if edit != nil {
+		edit(resp)
+	}
+	writeHeader(w, resp)
+	io.CopyN(w, resp.Body, n)
+	return true
 }
