@@ -113,11 +113,7 @@ func TestLoadUserConfiguration(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := load(t, registries.LoadOptions{Env: env(map[string]string{"HOME": tc.home}), SystemPath: system, DropInDir: systemDropIns}, tc.mirror, tc.files)
-			ref, err := reference.Parse("quay.io/a/b:1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = cfg.Route(ref)
+			_, err := cfg.Route(mustParse(t, "quay.io/a/b:1"))
 			if blocked := errors.Is(err, registries.ErrBlocked); blocked != tc.quayBlocked {
 				t.Errorf("quay.io blocked = %v, want %v (%v)", blocked, tc.quayBlocked, err)
 			}
