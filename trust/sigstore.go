@@ -1,0 +1,74 @@
+package trust
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// SigstoreSignatureAnnotation holds a sigstore attachment's signature, in
+// base64, on the layer whose blob is the payload.
+const SigstoreSignatureAnnotation = "dev.cosignproject.cosign/signature"
+
+// SigstorePayloadMediaType is the media type of a sigstore attachment's
+// signature layers.
+const SigstorePayloadMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+type sigstoreKey struct {
+	name     string
+	signer   string
+	verifier signature.Verifier
+}
+
+// sigstoreVerifier checks sigstore signatures with public keys.
+type sigstoreVerifier struct{ keys []sigstoreKey }
+
+func newSigstoreVerifier(keys []Key, field string) (*sigstoreVerifier, error) {
+	v := &sigstoreVerifier{}
+	for _, k := range keys {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey(k.Data)
+		if err != nil {
+			return nil, fmt.Errorf("key %s is not a PEM public key: %v (%s)", k.Name(), err, field)
+		}
+		sv, err := signature.LoadVerifier(pub, crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %v (%s)", k.Name(), err, field)
+		}
+		der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %v (%s)", k.Name(), err, field)
+		}
+		v.keys = append(v.keys, sigstoreKey{name: k.Name(), signer: fmt.Sprintf("sha256:%x", sha256.Sum256(der)), verifier: sv})
+	}
+	return v, nil
+}
+
+func (v *sigstoreVerifier) verify(s Signature) ([]byte, accepted, error) {
+	b64, ok := s.Annotations[SigstoreSignatureAnnotation]
+	if !ok {
+		return nil, accepted{}, fmt.Errorf("no %s annotation", SigstoreSignatureAnnotation)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, accepted{}, fmt.Errorf("%s is not base64: %v", SigstoreSignatureAnnotation, err)
+	}
+	var fails []string
+	for _, k := range v.keys {
+		err := k.verifier.VerifySignature(bytes.NewReader(raw), bytes.NewReader(s.Data))
+		if err == nil {
+			return s.Data, accepted{Key: k.name, Signer: k.signer}, nil
+		}
+		fails = append(fails, fmt.Sprintf("%s: %v", k.name, err))
+	}
+	if len(fails) == 0 {
+		return nil, accepted{}, errors.New("no keys")
+	}
+	return nil, accepted{}, fmt.Errorf("cryptographic signature verification failed (%s)", strings.Join(fails, "; "))
+}
