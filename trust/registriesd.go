@@ -265,3 +265,15 @@ func readLimited(r io.Reader, u *url.URL) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// Config is what an operation needs to enforce a signature policy.
+type Config struct {
+	// Policy is the policy in force.
+	Policy *Policy
+	// Registries says where signatures are; nil reads none from a
+	// lookaside or attachments.
+	Registries *Registries
+	// HTTP reads http(s):// lookasides; nil means a client with a 30 s
+	// timeout.
+	HTTP *http.Client
+}
