@@ -8,7 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +41,7 @@ type signing struct {
 	// gpg keys: fingerprint and exported public key file.
 	fprA, fprB   string
 	keyA, keyB   string
+	armoredA     string
 	sigPubA      string // sigstore public keys
 	sigPubB      string
 	sigPrivA     *ecdsa.PrivateKey
@@ -73,6 +74,8 @@ func newSigning(t *testing.T) *signing {
 	s.env = append(os.Environ(), "GNUPGHOME="+g, "CONTAINERS_REGISTRIES_CONF="+conf, "HOME="+s.dir)
 	s.fprA, s.keyA = s.gpgKey("a")
 	s.fprB, s.keyB = s.gpgKey("b")
+	s.armoredA = filepath.Join(s.dir, "a.asc")
+	writeFile(t, s.armoredA, s.run("gpg", "--batch", "--armor", "--export", s.fprA))
 	s.sigPrivA, s.sigPubA = s.sigstoreKey("a")
 	s.sigPrivB, s.sigPubB = s.sigstoreKey("b")
 
@@ -342,6 +345,9 @@ func TestTrustAgreesWithSkopeo(t *testing.T) {
 		{"signedBy, wrong key", pol(signedBy(s.keyA, "")), "ns/gpgb:1", false},
 		{"signedBy, the other key", pol(signedBy(s.keyB, "")), "ns/gpgb:1", true},
 		{"signedBy keyData", pol(fmt.Sprintf(`{"type": "signedBy", "keyType": "GPGKeys", "keyData": %q}`, keyData(s.keyA))), "ns/gpg:1", true},
+		{"signedBy keyPaths, second key signed", pol(fmt.Sprintf(`{"type": "signedBy", "keyType": "GPGKeys", "keyPaths": [%q, %q]}`, s.keyB, s.keyA)), "ns/gpg:1", true},
+		{"signedBy, armored key", pol(signedBy(s.armoredA, "")), "ns/gpg:1", true},
+		{"signedBy, key file missing", pol(signedBy(filepath.Join(s.dir, "missing.gpg"), "")), "ns/gpg:1", false},
 		{"signedBy, signature of another digest", pol(signedBy(s.keyA, "")), "ns/moved:1", false},
 		{"signedBy, identity mismatch", pol(signedBy(s.keyA, "")), "ns/ident:1", false},
 		{"signedBy by digest (repo match)", pol(signedBy(s.keyA, "")), strings.TrimPrefix(gpgDigest, R+"/"), true},
