@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 
 	dref "github.com/distribution/reference"
@@ -474,10 +475,12 @@ func (ps *parser) requiredStr(n *node, field, key string) (string, error) {
 	return s, err
 }
 
+var anchoredDomain = regexp.MustCompile(`^` + dref.DomainRegexp.String() + `$`)
+
 // validRemapPrefix accepts what containers/image does: a host[:port], or a
 // repository or namespace written in full.
 func validRemapPrefix(s string) bool {
-	if dref.DomainRegexp.MatchString(s) && dref.DomainRegexp.FindString(s) == s {
+	if anchoredDomain.MatchString(s) {
 		return true
 	}
 	r, err := dref.ParseNormalizedNamed(s)
