@@ -66,8 +66,23 @@ func checkTrust(ctx context.Context, opts Options, src *source, ref reference.Re
 		regs = &trust.Registries{Docker: map[string]trust.Namespace{}}
 	}
 	simple, sigstore := pol.Needs(named)
+	if (simple || sigstore && regs.UseSigstoreAttachments(named)) && src == nil {
+		if src, err = newSource(opts.Registry, ref, opts.logger()); err != nil {
+			return nil, err
+		}
+	}
 	var sigs []trust.Signature
+	advertised := false
 	if simple {
+		// As in containers/image, a registry that advertises the
+		// signature API extension is asked instead of the lookaside.
+		var found []trust.Signature
+		if found, advertised, err = src.apiSignatures(ctx, d); err != nil {
+			return nil, fmt.Errorf("signatures of %s: %w", d, err)
+		}
+		sigs = append(sigs, found...)
+	}
+	if simple && !advertised {
 		base, err := regs.Lookaside(named)
 		if err != nil {
 			return nil, err
@@ -83,11 +98,6 @@ func checkTrust(ctx context.Context, opts Options, src *source, ref reference.Re
 		sigs = append(sigs, found...)
 	}
 	if sigstore && regs.UseSigstoreAttachments(named) {
-		if src == nil {
-			if src, err = newSource(opts.Registry, ref, opts.logger()); err != nil {
-				return nil, err
-			}
-		}
 		found, err := src.attachments(ctx, d)
 		if err != nil {
 			return nil, fmt.Errorf("sigstore signatures of %s: %w", d, err)
@@ -140,6 +150,37 @@ func trustLocal(ctx context.Context, opts Options, src *source, target reference
 		}
 	}
 	return dec, nil
+}
+
+// apiSignatures reads the simple signing signatures of d through the
+// registry's signature API extension, when the endpoint content comes from
+// advertises it; advertised says whether it did. An endpoint not heard from
+// yet in this process (a remembered auth challenge spares the ping) is
+// asked about d with one HEAD first: its answer carries the advertisement.
+func (s *source) apiSignatures(ctx context.Context, d digest.Digest) (sigs []trust.Signature, advertised bool, err error) {
+	err = s.try(ctx, d.String(), func(repo *registry.Repository, ep registries.Endpoint) error {
+		sigs, advertised = nil, false
+		supported, known := repo.SupportsSignatures()
+		if !known {
+			if ref, err := reference.Join(ep.Ref.Repository(), d.String()); err == nil {
+				_, _ = repo.Resolve(ctx, ref)
+			}
+			supported, _ = repo.SupportsSignatures()
+		}
+		if !supported {
+			return nil
+		}
+		advertised = true
+		blobs, err := repo.Signatures(ctx, d)
+		if err != nil {
+			return err
+		}
+		for i, b := range blobs {
+			sigs = append(sigs, trust.Signature{Kind: trust.SimpleSigning, Data: b, Source: fmt.Sprintf("%s signature API, signature %d", ep.Ref.Repository(), i+1)})
+		}
+		return nil
+	})
+	return sigs, advertised, err
 }
 
 // attachments reads the sigstore signatures of d: the manifest tagged

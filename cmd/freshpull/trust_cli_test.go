@@ -295,3 +295,72 @@ func TestTrustTagMovesAfterTheCheck(t *testing.T) {
 		t.Errorf("the signed copy is no longer the one in the store: %s", third.Digest)
 	}
 }
+
+// A registry that advertises the signature API extension is asked for
+// simple signing signatures instead of the lookaside, by freshpull as by
+// skopeo.
+func TestTrustSignatureAPIExtension(t *testing.T) {
+	f := newTrustFixture(t)
+	upstream, _ := url.Parse("http://" + f.reg)
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	var mu sync.Mutex
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Registry-Supports-Signatures", "1")
+		repo, dgst, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/extensions/v2/"), "/signatures/")
+		if !ok || !strings.HasPrefix(r.URL.Path, "/extensions/v2/") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		type sig struct {
+			Version int    `json:"schemaVersion"`
+			Name    string `json:"name"`
+			Type    string `json:"type"`
+			Content []byte `json:"content"`
+		}
+		list := struct {
+			Signatures []sig `json:"signatures"`
+		}{Signatures: []sig{}}
+		dir := filepath.Join(f.lookside, repo+"@"+strings.Replace(dgst, ":", "=", 1))
+		for i := 1; ; i++ {
+			b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("signature-%d", i)))
+			if err != nil {
+				break
+			}
+			list.Signatures = append(list.Signatures, sig{Version: 2, Name: fmt.Sprintf("%s@%d", dgst, i), Type: "atomic", Content: b})
+		}
+		json.NewEncoder(w).Encode(list)
+	}))
+	t.Cleanup(srv.Close)
+	ext := strings.TrimPrefix(srv.URL, "http://")
+	// The lookaside is empty: only the extension has the signatures.
+	empty := filepath.Join(f.dir, "registries-empty.d")
+	os.MkdirAll(empty, 0o755)
+	writeFile(t, filepath.Join(empty, "default.yaml"), "default-docker:\n  lookaside: file://"+filepath.Join(f.dir, "nothing")+"\n")
+	pol := filepath.Join(f.dir, "ext-policy.json")
+	writeFile(t, pol, fmt.Sprintf(`{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": %q, "signedIdentity": {"type": "remapIdentity", "prefix": %q, "signedPrefix": %q}}]}`, f.keyA, ext, f.reg))
+	st := t.TempDir()
+	for _, c := range []struct {
+		repo string
+		want bool
+	}{{"ns/app:1", true}, {"ns/unsigned:1", false}} {
+		ref := ext + "/" + c.repo
+		r := fp(t, "--signature-policy", pol, "--registries-d", empty, "--store", st, "pull", ref)
+		saved := f.regsD
+		f.regsD = empty
+		skopeoOK, out := f.skopeoAccepts(pol, ref)
+		f.regsD = saved
+		if (r.code == 0) != c.want || skopeoOK != c.want {
+			t.Errorf("%s through the API extension: freshpull exit %d (%s), skopeo accepted %v (%s); want accepted %v", ref, r.code, r.stderr, skopeoOK, out, c.want)
+		}
+		if c.want && r.code == 0 && !strings.Contains(r.stdout, f.digests[c.repo]) {
+			t.Errorf("pulled %q, want %s", r.stdout, f.digests[c.repo])
+		}
+	}
+	if asked < 4 {
+		t.Errorf("the signature API was asked %d times, want twice by each tool", asked)
+	}
+}
