@@ -19,6 +19,7 @@
 // mirror logic that would fetch the manifest again and bypass freshpull's;
 // and its dependency tree would weigh on the start of every command. The
 // cryptography and formats are libraries': OpenPGP from
-// github.com/ProtonMail/go-crypto, sigstore keys and signatures from
-// github.com/sigstore/sigstore.
+// github.com/ProtonMail/go-crypto, sigstore public keys from
+// github.com/sigstore/sigstore's cryptoutils, the signature arithmetic from
+// the standard library (see verifyRaw).
 package trust

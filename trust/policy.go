@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 
 	dref "github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -475,14 +476,19 @@ func (ps *parser) requiredStr(n *node, field, key string) (string, error) {
 	return s, err
 }
 
-var anchoredDomain = regexp.MustCompile(`^` + dref.DomainRegexp.String() + `$`)
+// remapRegexps are compiled on first use, not at every command's start.
+var remapRegexps = sync.OnceValue(func() [3]*regexp.Regexp {
+	return [3]*regexp.Regexp{
+		regexp.MustCompile(`^` + dref.DomainRegexp.String() + `$`),
+		regexp.MustCompile(`^` + dref.NameRegexp.String() + `$`),
+		regexp.MustCompile(`^` + dref.DomainRegexp.String() + `/`),
+	}
+})
 
 // validRemapPrefix accepts what containers/image does: a host[:port], or a
-// repository or namespace written in full.
+// repository name that starts with one. Like containers/image it lets a
+// short name through; such a prefix never matches.
 func validRemapPrefix(s string) bool {
-	if anchoredDomain.MatchString(s) {
-		return true
-	}
-	r, err := dref.ParseNormalizedNamed(s)
-	return err == nil && dref.IsNameOnly(r) && r.Name() == s
+	re := remapRegexps()
+	return re[0].MatchString(s) || (re[1].MatchString(s) && re[2].MatchString(s))
 }

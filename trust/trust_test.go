@@ -57,7 +57,7 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 		{"scope requirement", "{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"docker\": {\n\"quay.io/ns\": [{\"type\": \"signedBy\", \"keyType\": \"GPGKeys\", \"keyPath\": 3}]}}}", `policy.json:2: transports.docker["quay.io/ns"][0].keyPath: want a string, got number`},
 		{"identity unknown", `{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k", "signedIdentity": {"type": "matchAll"}}]}`, `default[0].signedIdentity.type: unknown identity type "matchAll"`},
 		{"exactReference name only", `{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k", "signedIdentity": {"type": "exactReference", "dockerReference": "quay.io/a/b"}}]}`, "has neither tag nor digest"},
-		{"remap short prefix", `{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k", "signedIdentity": {"type": "remapIdentity", "prefix": "busybox", "signedPrefix": "quay.io"}}]}`, `signedIdentity.prefix: "busybox" is not`},
+		{"remap short prefix", `{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k", "signedIdentity": {"type": "remapIdentity", "prefix": "quay.io/ns:1", "signedPrefix": "quay.io"}}]}`, `signedIdentity.prefix: "quay.io/ns:1" is not`},
 		{"sigstore without key", `{"default": [{"type": "sigstoreSigned"}]}`, "sigstoreSigned needs one of keyPath"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
