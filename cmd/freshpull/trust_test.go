@@ -300,6 +300,13 @@ func TestTrustAgreesWithSkopeo(t *testing.T) {
 	s.push("ns/sigmoved:1")
 	s.copyAttachment("ns/sigmoved", oldSig, s.digests["ns/sigmoved:1"])
 
+	// A multi-platform index signed with --all: the signature names the
+	// index, the digest the tag resolves to, which both tools check.
+	d := testregistry.PushIndex(t, R+"/src/index:1", testregistry.Index(t, testregistry.Linux("amd64"), testregistry.Linux("arm64")))
+	s.digests["src/index:1"] = d.String()
+	s.sign("src/index:1", "ns/index:1", "--all", "--sign-by", s.fprA)
+	s.sign("src/index:1", "ns/index-unsigned:1", "--all")
+
 	accept := `{"type": "insecureAcceptAnything"}`
 	reject := `{"type": "reject"}`
 	signedBy := func(key string, extra string) string {
@@ -373,6 +380,8 @@ func TestTrustAgreesWithSkopeo(t *testing.T) {
 		{"both required, both signed", pol(signedBy(s.keyA, "") + ", " + sigstore(s.sigPubA, "")), "ns/both:1", true},
 		{"both required, GPG only", pol(signedBy(s.keyA, "") + ", " + sigstore(s.sigPubA, "")), "ns/gpg:1", false},
 		{"sigstore matchRepository by digest", pol(sigstore(s.sigPubA, identity(`{"type": "matchRepository"}`))), "ns/sig@" + s.digests["ns/sig:1"], true},
+		{"signedBy, index signed", pol(signedBy(s.keyA, "")), "ns/index:1", true},
+		{"signedBy, index unsigned", pol(signedBy(s.keyA, "")), "ns/index-unsigned:1", false},
 		{"signature scope, unsigned allowed by repository", pol(signedBy(s.keyA, ""), R+"/ns/unsigned", accept), "ns/unsigned:1", true},
 		{"digest scope", pol(accept, gpgDigest, reject), strings.TrimPrefix(gpgDigest, R+"/"), false},
 		{"tag scope does not apply to a digest", pol(reject, R+"/ns/gpg:1", accept), strings.TrimPrefix(gpgDigest, R+"/"), false},
