@@ -39,16 +39,15 @@ type signing struct {
 	lookside string // the lookaside directory
 	accept   string // a policy accepting everything, for making images
 	// gpg keys: fingerprint and exported public key file.
-	fprA, fprB   string
-	keyA, keyB   string
-	armoredA     string
-	sigPubA      string // sigstore public keys
-	sigPubB      string
-	sigPrivA     *ecdsa.PrivateKey
-	sigPrivB     *ecdsa.PrivateKey
-	env          []string
-	digests      map[string]string // repository:tag → digest
-	cleanupAgent func()
+	fprA, fprB string
+	keyA, keyB string
+	armoredA   string
+	sigPubA    string // sigstore public keys
+	sigPubB    string
+	sigPrivA   *ecdsa.PrivateKey
+	sigPrivB   *ecdsa.PrivateKey
+	env        []string
+	digests    map[string]string // repository:tag → digest
 }
 
 func newSigning(t *testing.T) *signing {
@@ -204,8 +203,8 @@ func (s *signing) sign(src, dst string, flags ...string) {
 	s.digests[dst] = s.digests[src]
 }
 
-// moveSignatures puts the signatures of fromDigest (in the lookaside, and
-// the sigstore attachment) where those of repo's toDigest are looked for.
+// copyLookaside puts the first signature of fromRepo@fromDigest where
+// those of toRepo@toDigest are looked for in the lookaside.
 func (s *signing) copyLookaside(fromRepo, fromDigest, toRepo, toDigest string) {
 	s.t.Helper()
 	from := filepath.Join(s.lookside, fromRepo+"@"+strings.Replace(fromDigest, ":", "=", 1))
@@ -220,6 +219,8 @@ func (s *signing) copyLookaside(fromRepo, fromDigest, toRepo, toDigest string) {
 	writeFile(s.t, filepath.Join(to, "signature-1"), string(b))
 }
 
+// copyAttachment tags the sigstore attachment of fromDigest as that of
+// toDigest, in repo.
 func (s *signing) copyAttachment(repo, fromDigest, toDigest string) {
 	s.t.Helper()
 	tag := func(d string) string { return strings.Replace(d, ":", "-", 1) + ".sig" }
