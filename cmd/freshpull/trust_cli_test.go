@@ -108,6 +108,10 @@ func TestTrustPullRejectsAndRecords(t *testing.T) {
 	if a := storeAnnotations(t, st, f.app); a == nil || !strings.Contains(a["io.freshpull.trust"], f.fprA) {
 		t.Errorf("the store entry does not record the acceptance: %v", a)
 	}
+	in := f.fp(t, "--store", st, "inspect", f.app)
+	if in.code != 0 || !strings.Contains(in.stdout, "Accepted by:     signedBy, scope \""+f.reg+"/ns\"") || !strings.Contains(in.stdout, "signed by "+f.fprA) {
+		t.Errorf("inspect does not show what accepted the image: %s%s", in.stdout, in.stderr)
+	}
 }
 
 // A local copy is used under missing/never/up-to-date newer only when the
