@@ -75,8 +75,11 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string {
 	scope := fmt.Sprintf("scope %q", e.Decision.Scope)
-	if e.Decision.Scope == ScopeDefault {
+	switch e.Decision.Scope {
+	case ScopeDefault:
 		scope = "the default scope"
+	case ScopeDockerDefault:
+		scope = "the docker transport's default scope"
 	}
 	return fmt.Sprintf("rejected by policy %s: %s requires %s: %s", e.Decision.Policy, scope, e.Decision.Type, e.Reason)
 }
@@ -120,7 +123,7 @@ func (r Requirement) evaluate(img Image, sigs []Signature) (accepted, string) {
 	case TypeInsecureAcceptAnything:
 		return accepted{}, ""
 	case TypeReject:
-		return accepted{}, fmt.Sprintf("%s rejects every image (%s)", r.Type, r.Field)
+		return accepted{}, fmt.Sprintf("every image in this scope is rejected (%s)", r.Field)
 	case TypeSignedBy, TypeSigstoreSigned:
 	default:
 		return accepted{}, fmt.Sprintf("unknown requirement type %q", r.Type)
@@ -186,7 +189,7 @@ func (r Requirement) check(v verifier, img Image, s Signature) (accepted, error)
 		return accepted{}, fmt.Errorf("signed identity %q is not a valid reference: %v", claim.identity, err)
 	}
 	if !r.Identity.matches(img.Ref, signed) {
-		return accepted{}, fmt.Errorf("signed identity %s does not match %s under %s", signed, img.Ref, r.Identity.Type)
+		return accepted{}, fmt.Errorf("signed identity %s does not match %s", signed, r.Identity.wanted(img.Ref))
 	}
 	acc.Identity = signed.String()
 	return acc, nil

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"fmt"
 	"strings"
 
 	dref "github.com/distribution/reference"
@@ -31,6 +32,25 @@ func (id Identity) matches(intended, signed dref.Named) bool {
 	default: // MatchRepoDigestOrExact
 		return matchRepoDigestOrExact(intended, signed)
 	}
+}
+
+// wanted says, for messages, what a signature's identity must match for an
+// image pulled as intended.
+func (id Identity) wanted(intended dref.Named) string {
+	switch id.Type {
+	case ExactReference:
+		return fmt.Sprintf("%s, the reference exactReference requires", id.DockerReference)
+	case ExactRepository:
+		return fmt.Sprintf("repository %s, which exactRepository requires", id.DockerRepository.Name())
+	case RemapIdentity:
+		if hasPrefix(intended, id.Prefix) {
+			return fmt.Sprintf("%s remapped from %s to %s (remapIdentity, then matchRepoDigestOrExact)", intended, id.Prefix, id.SignedPrefix)
+		}
+		return fmt.Sprintf("%s (remapIdentity: prefix %s does not apply; matchRepoDigestOrExact)", intended, id.Prefix)
+	case MatchRepository:
+		return fmt.Sprintf("repository %s (matchRepository)", intended.Name())
+	}
+	return fmt.Sprintf("%s (%s)", intended, id.Type)
 }
 
 // matchExact: both name a tag or digest, and the same one.

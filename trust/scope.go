@@ -11,7 +11,7 @@ const (
 	// ScopeDefault is the policy's top-level "default".
 	ScopeDefault = "default"
 	// ScopeDockerDefault is the docker transport's "" scope.
-	ScopeDockerDefault = `docker ""`
+	ScopeDockerDefault = `transports.docker[""]`
 )
 
 // scopeIdentity is the most specific docker scope of ref: the repository

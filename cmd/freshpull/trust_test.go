@@ -424,15 +424,20 @@ func TestTrustAgreesWithSkopeo(t *testing.T) {
 			sk, ag = "n/a (sigstore disabled in this build)", "expected: "+fmt.Sprint(fpOK == c.want)
 		}
 		fmt.Fprintf(&table, "| %s | %s | %s | %s | %s |\n", c.name, c.ref, verdict(fpOK), sk, ag)
-		if fpOK {
-			var res []struct {
-				Trust *struct {
-					Type, Scope, Signer string
-				} `json:"trust"`
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 || res[0].Trust == nil || res[0].Trust.Type == "" {
-				t.Errorf("%s: no trust in the result: %s", c.name, r.stdout)
-			}
+		var res []struct {
+			Trust *struct {
+				Type, Scope, Signer string
+			} `json:"trust"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 {
+			t.Fatalf("%s: not one JSON result: %s", c.name, r.stdout)
+		}
+		if fpOK && (res[0].Trust == nil || res[0].Trust.Type == "") {
+			t.Errorf("%s: no trust in the result: %s", c.name, r.stdout)
+		}
+		if !fpOK {
+			t.Logf("%s: %s", c.name, res[0].Error)
 		}
 	}
 	if len(cases)-noOracle < 30 {
