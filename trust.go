@@ -158,7 +158,7 @@ func trustLocal(ctx context.Context, opts Options, src *source, target reference
 // yet in this process (a remembered auth challenge spares the ping) is
 // asked about d with one HEAD first: its answer carries the advertisement.
 func (s *source) apiSignatures(ctx context.Context, d digest.Digest) (sigs []trust.Signature, advertised bool, err error) {
-	err = s.try(ctx, d.String(), func(repo *registry.Repository, ep registries.Endpoint) error {
+	err = s.attempt(ctx, d.String(), false, func(repo *registry.Repository, ep registries.Endpoint) error {
 		sigs, advertised = nil, false
 		supported, known := repo.SupportsSignatures()
 		if !known {
@@ -193,7 +193,7 @@ func (s *source) attachments(ctx context.Context, d digest.Digest) ([]trust.Sign
 	}
 	tag := fmt.Sprintf("%s-%s.sig", d.Algorithm(), d.Encoded())
 	var sigs []trust.Signature
-	err := s.try(ctx, tag, func(repo *registry.Repository, ep registries.Endpoint) error {
+	err := s.attempt(ctx, tag, false, func(repo *registry.Repository, ep registries.Endpoint) error {
 		sigs = nil
 		ref, err := reference.Join(ep.Ref.Repository(), tag)
 		if err != nil {
