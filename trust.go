@@ -54,7 +54,11 @@ func trustRef(ref reference.Reference) (dref.Named, error) {
 // checkTrust evaluates opts.Trust's policy for ref resolved to d: it fetches
 // only the signatures the chosen requirements can use (none for
 // insecureAcceptAnything or reject), each for digest d alone, so a
-// signature of another digest never admits d. src may be nil: a source is
+// signature of another digest never admits d. d is what the reference
+// resolved to: for a multi-platform image the index, whose signature
+// covers the platform manifests it lists by digest — what skopeo copy and
+// podman pull check too (a signature of one platform's manifest alone does
+// not admit the index). src may be nil: a source is
 // made when signatures must come from the registry.
 func checkTrust(ctx context.Context, opts Options, src *source, ref reference.Reference, d digest.Digest) (*trust.Decision, error) {
 	named, err := trustRef(ref)

@@ -3,6 +3,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -40,9 +41,18 @@ func parsePayload(b []byte, kind string) (claim, error) {
 	if crit == nil || crit.kind != "object" {
 		return claim{}, errors.New("signature payload has no critical object")
 	}
-	if kind == SimpleSigning {
-		if opt := root.field("optional"); opt == nil || opt.kind != "object" {
-			return claim{}, errors.New("signature payload has no optional object")
+	opt := root.field("optional")
+	if kind == SimpleSigning && (opt == nil || opt.kind != "object") {
+		return claim{}, errors.New("signature payload has no optional object")
+	}
+	if opt != nil && opt.kind == "object" {
+		// Other optional fields are ignored, these two type-checked,
+		// as containers/image does.
+		if c := opt.field("creator"); c != nil && c.kind != "string" {
+			return claim{}, errors.New("signature payload: optional.creator is not a string")
+		}
+		if ts := opt.field("timestamp"); ts != nil && (ts.kind != "number" || strings.ContainsAny(ts.str, ".eE")) {
+			return claim{}, errors.New("signature payload: optional.timestamp is not an integer")
 		}
 	}
 	want := simpleSigningType

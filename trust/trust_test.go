@@ -287,6 +287,27 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+func TestParsePayload(t *testing.T) {
+	d := "sha256:" + strings.Repeat("e", 64)
+	crit := fmt.Sprintf(`"critical":{"identity":{"docker-reference":"quay.io/a:1"},"image":{"docker-manifest-digest":%q},"type":"atomic container signature"}`, d)
+	for _, c := range []struct {
+		payload, err string
+	}{
+		{"{" + crit + `,"optional":{"creator":"x","timestamp":1700000000,"other":[1]}}`, ""},
+		{"{" + crit + "}", "no optional object"},
+		{"{" + crit + `,"optional":{},"extra":1}`, `unknown field "extra"`},
+		{"{" + crit + `,"optional":{"timestamp":"now"}}`, "optional.timestamp is not an integer"},
+		{"{" + crit + `,"optional":{"creator":7}}`, "optional.creator is not a string"},
+		{strings.Replace("{"+crit+`,"optional":{}}`, `"type"`, `"kind"`, 1), `has no "type"`},
+		{strings.Replace("{"+crit+`,"optional":{}}`, `"docker-reference":"quay.io/a:1"`, `"docker-reference":"quay.io/a:1","x":1`, 1), "exactly the fields"},
+	} {
+		_, err := parsePayload([]byte(c.payload), SimpleSigning)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: error %v, want %q", c.payload, err, c.err)
+		}
+	}
+}
+
 func TestPolicyDigestFollowsKeys(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k.gpg")
