@@ -33,7 +33,9 @@ func Pin(ctx context.Context, paths []string, opts Options, popts PinOptions) (*
 
 // RegistryResolver answers what a tag points at now with one HEAD request:
 // the digest of the index for a multi-platform image, so a pin names every
-// platform.
+// platform. With opts.Trust set, the digest is checked against the
+// signature policy before it is returned: a pin never names a digest the
+// policy rejects (the pinned build would pull it and fail).
 func RegistryResolver(opts Options) dockerfile.Resolver {
 	return dockerfile.ResolverFunc(func(ctx context.Context, ref reference.Reference) (digest.Digest, error) {
 		src, err := newSource(opts.Registry, ref, opts.logger())
@@ -43,6 +45,11 @@ func RegistryResolver(opts Options) dockerfile.Resolver {
 		r, _, err := src.resolve(ctx)
 		if err != nil {
 			return "", opError("resolve", ref.String(), err)
+		}
+		if opts.Trust != nil {
+			if _, err := checkTrust(ctx, opts, src, ref, r.Descriptor.Digest); err != nil {
+				return "", opError("pin", ref.String(), err)
+			}
 		}
 		return r.Descriptor.Digest, nil
 	})

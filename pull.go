@@ -16,6 +16,7 @@ import (
 	"github.com/freshpull/freshpull/registries"
 	"github.com/freshpull/freshpull/registry"
 	"github.com/freshpull/freshpull/store"
+	"github.com/freshpull/freshpull/trust"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -43,6 +44,12 @@ type Options struct {
 	Progress Progress
 	// Logger receives debug and info logs; nil discards them.
 	Logger *slog.Logger
+	// Trust is the signature policy (containers-policy.json) every image
+	// must pass before it is used: checked on the digest the reference
+	// resolved to, before the image is stored, and again for a local copy
+	// when the policy changed. Nil checks nothing, for library callers
+	// that enforce no policy; the CLI always sets it.
+	Trust *trust.Config
 }
 
 // Progress observes blob downloads. Its methods are called from several
@@ -102,6 +109,9 @@ type Result struct {
 	// Warning is set when the user must know something, such as a
 	// fallback to a local copy that may be stale.
 	Warning string `json:"warning,omitempty"`
+	// Trust says what accepted the image under the signature policy
+	// (or, with Error, what rejected it); absent without a policy.
+	Trust *trust.Decision `json:"trust,omitempty"`
 	// Error is the failure, when there was one.
 	Error string `json:"error,omitempty"`
 	// Err is the failure as an error, for errors.Is and errors.As.
@@ -218,6 +228,11 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		}
 		return opError("pull", res.Canonical, decision.Err)
 	case policy.UseLocal, policy.UpToDate, policy.Fallback:
+		if opts.Trust != nil {
+			if res.Trust, err = trustLocal(ctx, opts, src, target, entry, localDigest); err != nil {
+				return opError("pull", res.Canonical, err)
+			}
+		}
 		res.fromEntry(entry)
 		res.ResolvedDigest = localDigest.String()
 		res.Action = decision.Action.String()
@@ -227,6 +242,14 @@ func pull(ctx context.Context, input string, opts Options, res *Result) error {
 		}
 		return nil
 	case policy.Pull:
+		if opts.Trust != nil {
+			// On the digest resolved, before anything is fetched: a
+			// rejected image is never stored, and the content fetched
+			// next is that digest's, whatever the tag does meanwhile.
+			if res.Trust, err = checkTrust(ctx, opts, src, target, resolved.Descriptor.Digest); err != nil {
+				return opError("pull", res.Canonical, err)
+			}
+		}
 		e, err := fetch(ctx, opts, src, target, resolved, platform, res)
 		if served := src.servedBy(); served != "" {
 			res.Source = served
@@ -347,6 +370,7 @@ func fetch(ctx context.Context, opts Options, src *source, target reference.Refe
 		Platform:       imagePlatform,
 		Pulled:         time.Now().UTC(),
 		Requested:      requested,
+		Trust:          record(res.Trust, target, top.Digest),
 	}
 	if err := st.Put(ctx, e); err != nil {
 		return store.Entry{}, err

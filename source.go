@@ -92,8 +92,15 @@ func (s *source) fetchEndpoints() []registries.Endpoint {
 	return s.fetch
 }
 
-// try runs op against each content endpoint in turn until one succeeds.
+// try runs op against each content endpoint in turn until one succeeds,
+// and notes the first endpoint that sent content.
 func (s *source) try(ctx context.Context, what string, op func(repo *registry.Repository, ep registries.Endpoint) error) error {
+	return s.attempt(ctx, what, true, op)
+}
+
+// attempt is try; content says whether op fetches image content (which
+// servedBy reports) rather than, say, signatures.
+func (s *source) attempt(ctx context.Context, what string, content bool, op func(repo *registry.Repository, ep registries.Endpoint) error) error {
 	var lastErr error
 	for _, ep := range s.fetchEndpoints() {
 		key := ep.Ref.Repository()
@@ -118,7 +125,7 @@ func (s *source) try(ctx context.Context, what string, op func(repo *registry.Re
 		}
 		if err = op(repo, ep); err == nil {
 			s.mu.Lock()
-			if s.served == "" {
+			if content && s.served == "" {
 				s.served = key
 			}
 			s.mu.Unlock()

@@ -47,10 +47,17 @@ func run() error {
 	fmt.Println("registry at", reg.Host)
 
 	store := filepath.Join(work, "store")
+	// The demo is about pull policies, not signatures: a signature policy
+	// of its own that accepts every image, so that it runs on a machine
+	// without /etc/containers/policy.json.
+	policy := filepath.Join(work, "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"default": [{"type": "insecureAcceptAnything"}]}`), 0o644); err != nil {
+		return err
+	}
 	ref := reg.Ref("demo/app-base:1.4")
 	platform := v1.Platform{OS: "linux", Architecture: "amd64"}
 	fp := func(args ...string) {
-		full := append([]string{"--store", store, "--platform", "linux/amd64"}, args...)
+		full := append([]string{"--store", store, "--platform", "linux/amd64", "--signature-policy", policy}, args...)
 		fmt.Printf("\n$ freshpull %s\n", strings.Join(args, " "))
 		cmd := exec.Command(bin, full...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout

@@ -71,6 +71,7 @@ type Client struct {
 	// insecureHosts are hosts registries.conf marks insecure: plain HTTP
 	// allowed and certificates not verified.
 	insecureHosts map[string]bool
+	features      *featureTransport
 }
 
 type repoEntry struct {
@@ -106,7 +107,8 @@ func New(opts Options) *Client {
 	if opts.UserAgent != "" {
 		base = transport.NewUserAgent(base, opts.UserAgent)
 	}
-	c.base = base
+	c.features = &featureTransport{inner: base, hosts: map[string]bool{}}
+	c.base = c.features
 	return c
 }
 
@@ -203,11 +205,12 @@ func (c *Client) connect(ctx context.Context, ref reference.Reference) (*Reposit
 		return nil, classify(host, ref.Repository(), err)
 	}
 	return &Repository{
-		name:   repo,
-		host:   host,
-		scheme: scheme,
-		rt:     rt,
-		client: &http.Client{Transport: rt},
+		name:     repo,
+		host:     host,
+		scheme:   scheme,
+		rt:       rt,
+		client:   &http.Client{Transport: rt},
+		features: c.features,
 	}, nil
 }
 
@@ -221,6 +224,8 @@ type Repository struct {
 	scheme string
 	rt     http.RoundTripper
 	client *http.Client
+	// features says what the registry advertised.
+	features *featureTransport
 }
 
 func (r *Repository) remoteOptions(ctx context.Context) []remote.Option {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every freshpull test. Installs what the tests need when it is missing
-# (the CNCF distribution registry, skopeo, umoci; Debian packages), then runs
+# (the CNCF distribution registry, skopeo, umoci, gpg; Debian packages), then runs
 # `go test` on the whole module. The tests start their own registries on
 # 127.0.0.1; nothing reaches beyond loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh /usr/bin/docker-registry=docker-registry skopeo=skopeo umoci=umoci
+bash scripts/install-deps.sh /usr/bin/docker-registry=docker-registry skopeo=skopeo umoci=umoci gpg=gnupg
 
 go vet ./...
 # staticcheck where it installs (it comes from the Go module proxy).
@@ -23,7 +23,7 @@ go test -count=1 -timeout 20m ./...
 # "context deadline exceeded" as the time runs out (golang/go#75804, fixed
 # in Go 1.27). FUZZTIME=2000000x (or, on Go 1.27, 2m) for a longer run.
 fuzztime=${FUZZTIME:-100000x}
-for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store" "FuzzParse ./dockerfile"; do
+for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store" "FuzzParse ./dockerfile" "FuzzParse ./trust"; do
   set -- $target
   go test -run='^$' -fuzz="^$1\$" -fuzztime="$fuzztime" "$2"
 done

@@ -27,6 +27,11 @@ const (
 	// the image (a single-platform one) is for another: the entry is then
 	// found for the platform asked for too.
 	AnnotationRequestedPlatform = "io.freshpull.requested-platform"
+	// AnnotationTrust records what accepted the image under the
+	// signature policy (JSON: the policy's digest, scope, requirement,
+	// signer), so that a local use can tell whether the policy in force
+	// now is the one that accepted it.
+	AnnotationTrust = "io.freshpull.trust"
 )
 
 // Entry is one image in the store: the platform-specific manifest that a
@@ -46,6 +51,9 @@ type Entry struct {
 	// Requested is the platform the pull asked for, when it differs from
 	// Platform; zero otherwise.
 	Requested ocispec.Platform
+	// Trust is what accepted the image under the signature policy (the
+	// AnnotationTrust JSON); empty when it was pulled without a policy.
+	Trust string
 }
 
 // matches reports whether the entry serves platform: the image's own, or
@@ -68,6 +76,9 @@ func (e Entry) descriptor() ocispec.Descriptor {
 	if e.Requested.OS != "" {
 		d.Annotations[AnnotationRequestedPlatform] = FormatPlatform(e.Requested)
 	}
+	if e.Trust != "" {
+		d.Annotations[AnnotationTrust] = e.Trust
+	}
 	if e.Platform.OS != "" {
 		p := e.Platform
 		d.Platform = &p
@@ -86,6 +97,7 @@ func entryOf(d ocispec.Descriptor) (Entry, bool) {
 		Reference:      ref,
 		Manifest:       ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size},
 		ResolvedDigest: digest.Digest(d.Annotations[AnnotationResolvedDigest]),
+		Trust:          d.Annotations[AnnotationTrust],
 	}
 	if e.ResolvedDigest == "" {
 		e.ResolvedDigest = d.Digest

@@ -8,6 +8,7 @@ import (
 
 	"github.com/freshpull/freshpull/policy"
 	"github.com/freshpull/freshpull/store"
+	"github.com/freshpull/freshpull/trust"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
@@ -22,6 +23,16 @@ type inspectInfo struct {
 	Manifest       json.RawMessage      `json:"manifest"`
 	Config         configSummary        `json:"config"`
 	Layers         []ocispec.Descriptor `json:"layers"`
+	// Trust is what accepted the image under the signature policy, as the
+	// store recorded it; absent for an image pulled without a policy.
+	Trust *trustInfo `json:"trust,omitempty"`
+}
+
+// trustInfo is the store's record of an acceptance (io.freshpull.trust).
+type trustInfo struct {
+	trust.Decision
+	// Reference is the reference it was accepted for.
+	Reference string `json:"reference"`
 }
 
 type configSummary struct {
@@ -89,7 +100,15 @@ func inspectEntry(st *store.Store, e store.Entry) (inspectInfo, error) {
 	if err := json.Unmarshal(cb, &c); err != nil {
 		return inspectInfo{}, fmt.Errorf("config %s: malformed: %v", m.Config.Digest, err)
 	}
+	var ti *trustInfo
+	if e.Trust != "" {
+		ti = &trustInfo{}
+		if json.Unmarshal([]byte(e.Trust), ti) != nil {
+			ti = nil
+		}
+	}
 	return inspectInfo{
+		Trust:     ti,
 		Reference: e.Reference, Platform: store.FormatPlatform(e.Platform),
 		Digest: e.Manifest.Digest.String(), ResolvedDigest: e.ResolvedDigest.String(), Pulled: e.Pulled,
 		Manifest: raw,
@@ -109,6 +128,13 @@ func printInspect(g *globals, i inspectInfo) {
 	fmt.Fprintf(w, "Digest:          %s\n", i.Digest)
 	fmt.Fprintf(w, "Resolved digest: %s\n", i.ResolvedDigest)
 	fmt.Fprintf(w, "Pulled:          %s\n", i.Pulled.Local().Format(time.RFC3339))
+	if t := i.Trust; t != nil {
+		line := fmt.Sprintf("%s, scope %q of %s", t.Type, t.Scope, t.Policy)
+		if t.Signer != "" {
+			line += fmt.Sprintf(", signed by %s (key %s)", t.Signer, t.Key)
+		}
+		fmt.Fprintf(w, "Accepted by:     %s\n", line)
+	}
 	fmt.Fprintf(w, "Config:          %s\n", i.Config.Digest)
 	if i.Config.Created != nil {
 		fmt.Fprintf(w, "  Created:       %s\n", i.Config.Created.Format(time.RFC3339))

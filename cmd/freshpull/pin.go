@@ -63,6 +63,10 @@ builds on every platform.`,
 			if err != nil {
 				return err
 			}
+			tc, err := g.trustConfig()
+			if err != nil {
+				return err
+			}
 			// The same file twice would be written twice.
 			var files []string
 			seen := map[string]bool{}
@@ -72,7 +76,7 @@ builds on every platform.`,
 					files = append(files, a)
 				}
 			}
-			rep, err := freshpull.Pin(cmd.Context(), files, freshpull.Options{Registry: reg, Logger: g.log}, freshpull.PinOptions{Mode: mode, BuildArgs: bargs})
+			rep, err := freshpull.Pin(cmd.Context(), files, freshpull.Options{Registry: reg, Logger: g.log, Trust: tc}, freshpull.PinOptions{Mode: mode, BuildArgs: bargs})
 			if rep == nil {
 				return err
 			}

@@ -72,9 +72,9 @@ func reportPulls(g *globals, results []freshpull.Result) error {
 }
 
 // worse orders exit codes by what a caller most needs to know: bad input,
-// then a failure, then not found.
+// then a failure, then a policy rejection, then not found.
 func worse(a, b int) int {
-	rank := map[int]int{exitOK: 0, exitNotFound: 1, exitFailed: 2, exitUsage: 3, exitInterrupted: 4}
+	rank := map[int]int{exitOK: 0, exitNotFound: 1, exitRejected: 2, exitFailed: 3, exitUsage: 4, exitInterrupted: 5}
 	if rank[b] > rank[a] {
 		return b
 	}

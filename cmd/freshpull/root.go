@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/freshpull/freshpull/registries"
 	"github.com/freshpull/freshpull/registry"
 	"github.com/freshpull/freshpull/store"
+	"github.com/freshpull/freshpull/trust"
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -27,6 +29,7 @@ const (
 	exitFailed   = 1 // an operation failed: network, registry, store
 	exitUsage    = 2 // usage error or invalid input
 	exitNotFound = 3 // not in the registry, or not in the store under never
+	exitRejected = 5 // the signature policy rejected the image
 	// exitInterrupted follows the shell's 128+SIGINT convention.
 	exitInterrupted = 130
 )
@@ -46,6 +49,9 @@ type globals struct {
 	certDir   string
 	// registriesConf is --registries-conf.
 	registriesConf string
+	// signaturePolicy is --signature-policy; registriesD --registries-d.
+	signaturePolicy string
+	registriesD     string
 	// ctx ends on SIGINT or SIGTERM; it bounds the password prompt.
 	ctx       context.Context
 	stdout    io.Writer
@@ -96,6 +102,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case freshpull.IsRejected(err):
+		return exitRejected
 	case freshpull.IsNotFound(err):
 		return exitNotFound
 	}
@@ -115,7 +123,8 @@ default: one HEAD request checks the tag, and a failed check falls back to the
 local copy with a warning, or fails with --strict), never.
 
 Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
-3 not found; 4 pin --check found stale or unpinned references; 130
+3 not found; 4 pin --check found stale or unpinned references; 5 the
+signature policy (containers-policy.json) rejected the image; 130
 interrupted.`,
 		Example: `  freshpull pull docker.io/library/alpine:3.20
   freshpull pull --policy missing -o json localhost:5000/app:1 localhost:5000/base:2
@@ -141,7 +150,9 @@ interrupted.`,
 	pf.BoolVar(&g.tlsVerify, "tls-verify", true, "verify registries' TLS certificates (--tls-verify=false for one-off use; prints a warning)")
 	pf.StringVar(&g.certDir, "cert-dir", "", "directory of *.crt CA certificates and *.cert/*.key client certificates, used instead of /etc/containers/certs.d and /etc/docker/certs.d")
 	pf.StringVar(&g.registriesConf, "registries-conf", "", "registries.conf file (mirrors, locations, insecure and blocked registries), used instead of $CONTAINERS_REGISTRIES_CONF, ~/.config/containers/registries.conf(.d) and /etc/containers/registries.conf(.d)")
-	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
+	pf.StringVar(&g.signaturePolicy, "signature-policy", "", "signature policy (containers-policy.json) every image must pass, used instead of ~/.config/containers/policy.json and /etc/containers/policy.json")
+	pf.StringVar(&g.registriesD, "registries-d", "", "registries.d directory (where signatures are: lookaside, sigstore attachments), used instead of ~/.config/containers/registries.d and /etc/containers/registries.d")
+	root.AddCommand(newVerifyCmd(g), newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
@@ -312,7 +323,26 @@ func (g *globals) options(refs []string) (freshpull.Options, error) {
 	if err != nil {
 		return freshpull.Options{}, err
 	}
-	return freshpull.Options{Store: st, Registry: reg, Platform: platform, Logger: g.log}, nil
+	tc, err := g.trustConfig()
+	if err != nil {
+		return freshpull.Options{}, err
+	}
+	return freshpull.Options{Store: st, Registry: reg, Platform: platform, Logger: g.log, Trust: tc}, nil
+}
+
+// trustConfig loads the signature policy and registries.d as podman finds
+// them. The CLI always enforces a policy: a machine without one is an
+// error that says how to make one, as podman's is.
+func (g *globals) trustConfig() (*trust.Config, error) {
+	pol, err := trust.Load(trust.PolicyPath(g.signaturePolicy))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	regs, err := trust.LoadRegistries(trust.RegistriesDir(g.registriesD))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return &trust.Config{Policy: pol, Registries: regs, HTTP: &http.Client{Timeout: g.timeout}}, nil
 }
 
 // minArgs returns a cobra validator, whose errors exit 2, requiring at

@@ -1,0 +1,96 @@
+package trust
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// SigstoreSignatureAnnotation holds a sigstore attachment's signature, in
+// base64, on the layer whose blob is the payload.
+const SigstoreSignatureAnnotation = "dev.cosignproject.cosign/signature"
+
+// SigstorePayloadMediaType is the media type of a sigstore attachment's
+// signature layers.
+const SigstorePayloadMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+type sigstoreKey struct {
+	name   string
+	signer string
+	pub    crypto.PublicKey
+}
+
+// verifyRaw checks sig over payload with pub as sigstore's
+// signature.LoadVerifier(pub, crypto.SHA256) does: ECDSA (ASN.1) and RSA
+// PKCS #1 v1.5 over the SHA-256 of the payload, Ed25519 over the payload.
+// The standard library does the cryptography; sigstore's pkg/signature is
+// not linked because it brings protobuf descriptors whose initialisation
+// costs every freshpull command about a millisecond at start.
+func verifyRaw(pub crypto.PublicKey, sig, payload []byte) error {
+	sum := sha256.Sum256(payload)
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, sum[:], sig) {
+			return errors.New("invalid ECDSA signature")
+		}
+		return nil
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig)
+	case ed25519.PublicKey:
+		if !ed25519.Verify(k, payload, sig) {
+			return errors.New("invalid Ed25519 signature")
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported key type %T", pub)
+}
+
+// sigstoreVerifier checks sigstore signatures with public keys.
+type sigstoreVerifier struct{ keys []sigstoreKey }
+
+func newSigstoreVerifier(keys []Key, field string) (*sigstoreVerifier, error) {
+	v := &sigstoreVerifier{}
+	for _, k := range keys {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey(k.Data)
+		if err != nil {
+			return nil, fmt.Errorf("key %s is not a PEM public key: %v (%s)", k.Name(), err, field)
+		}
+		der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %v (%s)", k.Name(), err, field)
+		}
+		v.keys = append(v.keys, sigstoreKey{name: k.Name(), signer: fmt.Sprintf("sha256:%x", sha256.Sum256(der)), pub: pub})
+	}
+	return v, nil
+}
+
+func (v *sigstoreVerifier) verify(s Signature) ([]byte, accepted, error) {
+	b64, ok := s.Annotations[SigstoreSignatureAnnotation]
+	if !ok {
+		return nil, accepted{}, fmt.Errorf("no %s annotation", SigstoreSignatureAnnotation)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, accepted{}, fmt.Errorf("%s is not base64: %v", SigstoreSignatureAnnotation, err)
+	}
+	var fails []string
+	for _, k := range v.keys {
+		err := verifyRaw(k.pub, raw, s.Data)
+		if err == nil {
+			return s.Data, accepted{Key: k.name, Signer: k.signer}, nil
+		}
+		fails = append(fails, fmt.Sprintf("%s: %v", k.name, err))
+	}
+	if len(fails) == 0 {
+		return nil, accepted{}, errors.New("no keys")
+	}
+	return nil, accepted{}, fmt.Errorf("cryptographic signature verification failed (%s)", strings.Join(fails, "; "))
+}
