@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/freshpull/freshpull/dockerfile"
@@ -188,9 +189,6 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 	}
 	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
 		return &InputError{fmt.Errorf("build: context %s is not a directory", contextDir)}
-	}
-	if strings.Contains(opts.Store.Dir(), ":") {
-		return &InputError{fmt.Errorf("build: store %s: the path has a colon, which an oci: image reference cannot hold; use a store path without one", opts.Store.Dir())}
 	}
 	if err := checkOutput(bopts.Output, opts.Store); err != nil {
 		return err
@@ -422,14 +420,27 @@ func extractSource(ctx context.Context, st *store.Store, img Result, s ImageSour
 
 func layoutName(i int) string { return fmt.Sprintf("image-%d", i) }
 
-// privateLayout writes an OCI layout for one build in the store's temp
-// directory: its index names exactly the manifests this build pulled, and
-// its blobs are the store's. The store's index.json cannot serve: a
-// concurrent pull may point a tag's entry at another digest while the
-// engine reads. The store's temp directory is cleared by gc, so a killed
-// build leaves nothing behind for long.
+// privateLayout writes an OCI layout for one build: its index names exactly
+// the manifests this build pulled, and its blobs are the store's (a
+// symbolic link). The store's own index.json cannot serve: a concurrent
+// pull may point a tag's entry at another digest while the engine reads.
+//
+// The layout lives in the system's temp directory, not the store's:
+// buildah names the image it copies from "oci:DIR:NAME" after DIR, which
+// must then be a valid repository path (lower case, no element starting
+// with a dot), and a store's path need not be one.
 func privateLayout(st *store.Store, images []BuildImage) (string, error) {
-	dir, err := os.MkdirTemp(st.TempDir(), fmt.Sprintf("build-%d-", os.Getpid()))
+	parent := ""
+	for _, d := range []string{os.TempDir(), "/tmp", "/var/tmp"} {
+		if validRepoPath.MatchString(d) {
+			parent = d
+			break
+		}
+	}
+	if parent == "" {
+		return "", fmt.Errorf("no temp directory whose path buildah accepts in an oci: reference (lower case letters, digits, '.', '_', '-'); set TMPDIR to one")
+	}
+	dir, err := os.MkdirTemp(parent, "freshpull-build-")
 	if err != nil {
 		return "", err
 	}
@@ -460,3 +471,7 @@ func privateLayout(st *store.Store, images []BuildImage) (string, error) {
 	}
 	return dir, nil
 }
+
+// validRepoPath is an absolute path whose elements are valid repository
+// path components in Docker's grammar.
+var validRepoPath = regexp.MustCompile(`^(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$`)

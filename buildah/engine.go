@@ -215,6 +215,7 @@ func (e *Engine) run(ctx context.Context, what string, logged bool, args []strin
 		}
 	}
 	cmd := exec.CommandContext(ctx, e.path, append(global, args...)...)
+	cmd.Env = env()
 	log := e.opts.Log
 	if log == nil {
 		log = io.Discard
@@ -242,6 +243,26 @@ func (e *Engine) run(ctx context.Context, what string, logged bool, args []strin
 		return "", &StepError{Step: t.step, Status: ee.ExitCode(), Message: t.lastError, Command: what}
 	}
 	return "", fmt.Errorf("%s: %w", what, err)
+}
+
+// env is buildah's environment: ours, except a $DOCKER_CONFIG that holds
+// no config.json, which buildah 1.28 takes for a missing --authfile and
+// refuses to push with, even to an oci: directory.
+func env() []string {
+	dc := os.Getenv("DOCKER_CONFIG")
+	if dc == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dc, "config.json")); err == nil {
+		return nil
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_CONFIG=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // tracker passes buildah's output on to the log, one line at a time from

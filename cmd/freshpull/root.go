@@ -141,7 +141,7 @@ interrupted.`,
 	pf.BoolVar(&g.tlsVerify, "tls-verify", true, "verify registries' TLS certificates (--tls-verify=false for one-off use; prints a warning)")
 	pf.StringVar(&g.certDir, "cert-dir", "", "directory of *.crt CA certificates and *.cert/*.key client certificates, used instead of /etc/containers/certs.d and /etc/docker/certs.d")
 	pf.StringVar(&g.registriesConf, "registries-conf", "", "registries.conf file (mirrors, locations, insecure and blocked registries), used instead of $CONTAINERS_REGISTRIES_CONF, ~/.config/containers/registries.conf(.d) and /etc/containers/registries.conf(.d)")
-	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
+	root.AddCommand(newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newBuildCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
