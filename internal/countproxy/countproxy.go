@@ -26,7 +26,7 @@ type Proxy struct {
 	bytes map[string]int64
 	// agents holds, for each User-Agent, the "METHOD PATH" of its requests.
 	agents map[string][]string
-	srv   *httptest.Server
+	srv    *httptest.Server
 	// rate limits response bodies to this many bytes per second; 0 is
 	// unlimited. Tests slow pulls down to interrupt them part-way.
 	rate atomic.Int64
