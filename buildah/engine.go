@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/freshpull/freshpull"
 )
@@ -216,6 +218,10 @@ func (e *Engine) run(ctx context.Context, what string, logged bool, args []strin
 	}
 	cmd := exec.CommandContext(ctx, e.path, append(global, args...)...)
 	cmd.Env = env()
+	// A build interrupted by Ctrl-C gets the chance to clean up its
+	// containers and release its storage locks, as buildah does on SIGTERM.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	log := e.opts.Log
 	if log == nil {
 		log = io.Discard

@@ -16,7 +16,9 @@ import (
 	"github.com/freshpull/freshpull"
 	"github.com/freshpull/freshpull/internal/countproxy"
 	"github.com/freshpull/freshpull/internal/testregistry"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -208,20 +210,50 @@ RUN cat /base-version /built.txt /tool.txt /mounted.txt /app/app.txt > /all.txt
 		t.Errorf("the build left %v in the store's temp directory", names)
 	}
 
-	// Again, warm: every image is up to date, one HEAD each.
+	// Again, warm, pushing the result: every image is up to date, one
+	// HEAD each, and buildah speaks to the registry only to push.
 	proxy.Reset()
-	r = fp(t, e.args("--image-source", h+"/src:1:/src/.:app")...)
+	r = fp(t, e.args("--image-source", h+"/src:1:/src/.:app", "--push", h+"/built:1")...)
 	if r.code != 0 {
 		t.Fatalf("second build: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, img := range buildResult(t, r).Images {
+	res = buildResult(t, r)
+	for _, img := range res.Images {
 		if img.Action != "up-to-date" {
 			t.Errorf("second build: %s %s, want up-to-date", img.Canonical, img.Action)
 		}
 	}
-	if n := proxy.Count("", ""); n != 3 {
-		t.Errorf("second build made %d requests, want 3 (one HEAD per image)\n%s", n, proxy)
+	if n := proxy.Count("", "/base/") + proxy.Count("", "/tools/") + proxy.Count("", "/src/"); n != 3 {
+		t.Errorf("second build made %d requests for its images, want 3 (one HEAD each)\n%s", n, proxy)
 	}
+	for _, req := range proxy.NotFrom("freshpull/") {
+		if _, path, _ := strings.Cut(req, ": "); !strings.HasSuffix(path, " /v2/") && !strings.Contains(path, " /v2/built/") {
+			t.Errorf("buildah asked for more than its push: %s", req)
+		}
+	}
+	pushed, err := remote.Get(mustRef(t, h+"/built:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm ocispec.Manifest
+	if err := json.Unmarshal(pushed.Manifest, &pm); err != nil {
+		t.Fatal(err)
+	}
+	if pushed.Digest.String() != res.PushDigest || res.Digest != res.PushDigest {
+		t.Errorf("pushed %s, result says push digest %s, digest %s", pushed.Digest, res.PushDigest, res.Digest)
+	}
+	if pm.Annotations[freshpull.AnnotationBaseDigest] != baseDigest.String() {
+		t.Errorf("pushed image annotations %v, want the base digest %s", pm.Annotations, baseDigest)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestBuildTagMovesDuringBuild moves the base tag while the build runs,
