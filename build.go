@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/freshpull/freshpull/extract"
 	"github.com/freshpull/freshpull/reference"
 	"github.com/freshpull/freshpull/store"
+	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -421,9 +423,9 @@ func extractSource(ctx context.Context, st *store.Store, img Result, s ImageSour
 func layoutName(i int) string { return fmt.Sprintf("image-%d", i) }
 
 // privateLayout writes an OCI layout for one build: its index names exactly
-// the manifests this build pulled, and its blobs are the store's (a
-// symbolic link). The store's own index.json cannot serve: a concurrent
-// pull may point a tag's entry at another digest while the engine reads.
+// the images this build pulled, and each of its blobs is a symbolic link to
+// the store's. The store's own index.json cannot serve: a concurrent pull
+// may point a tag's entry at another digest while the engine reads.
 //
 // The layout lives in the system's temp directory, not the store's:
 // buildah names the image it copies from "oci:DIR:NAME" after DIR, which
@@ -444,32 +446,99 @@ func privateLayout(st *store.Store, images []BuildImage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
-	for i, img := range images {
-		d := img.Entry.Manifest
-		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
-			MediaType:   d.MediaType,
-			Digest:      d.Digest,
-			Size:        d.Size,
-			Annotations: map[string]string{ocispec.AnnotationRefName: layoutName(i)},
-		})
-	}
-	b, err := json.Marshal(idx)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
-	}
-	if err == nil {
-		b, _ = json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-		err = os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), b, 0o644)
-	}
-	if err == nil {
-		err = os.Symlink(filepath.Join(st.Dir(), "blobs"), filepath.Join(dir, "blobs"))
-	}
-	if err != nil {
+	if err := writeLayout(dir, st, images); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
 	return dir, nil
+}
+
+func writeLayout(dir string, st *store.Store, images []BuildImage) error {
+	blob := func(d digest.Digest) string { return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()) }
+	link := func(d digest.Digest) error {
+		if err := os.MkdirAll(filepath.Dir(blob(d)), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(st.BlobPath(d), blob(d)); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return nil
+	}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
+	for i, img := range images {
+		m, _, err := st.Manifest(img.Entry)
+		if err != nil {
+			return err
+		}
+		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+			if err := link(d.Digest); err != nil {
+				return err
+			}
+		}
+		desc := img.Entry.Manifest
+		if oci, changed := asOCI(m, desc.MediaType); changed {
+			b, err := json.Marshal(oci)
+			if err != nil {
+				return err
+			}
+			desc = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b))}
+			if err := os.MkdirAll(filepath.Dir(blob(desc.Digest)), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(blob(desc.Digest), b, 0o644); err != nil {
+				return err
+			}
+		} else if err := link(desc.Digest); err != nil {
+			return err
+		}
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
+			MediaType:   desc.MediaType,
+			Digest:      desc.Digest,
+			Size:        desc.Size,
+			Annotations: map[string]string{ocispec.AnnotationRefName: layoutName(i)},
+		})
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+		return err
+	}
+	b, _ = json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	return os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), b, 0o644)
+}
+
+// dockerToOCI maps Docker schema 2 media types to their OCI equivalents.
+var dockerToOCI = map[string]string{
+	"application/vnd.docker.container.image.v1+json":            ocispec.MediaTypeImageConfig,
+	"application/vnd.docker.image.rootfs.diff.tar.gzip":         ocispec.MediaTypeImageLayerGzip,
+	// The image spec deprecates the name of the OCI equivalent, not
+	// the media type.
+	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	"application/vnd.docker.image.rootfs.diff.tar":              ocispec.MediaTypeImageLayer,
+}
+
+// asOCI returns m as an OCI image manifest, and whether that changed
+// anything. buildah 1.28 (containers/image 5.23) reads only OCI manifests
+// from an oci: layout, and a Docker schema 2 image is the same config and
+// layers under other media types: the engine gets exactly the blobs
+// freshpull pulled, under a manifest that names them the OCI way.
+func asOCI(m ocispec.Manifest, mediaType string) (ocispec.Manifest, bool) {
+	changed := mediaType != ocispec.MediaTypeImageManifest || (m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest)
+	m.MediaType = ocispec.MediaTypeImageManifest
+	if t, ok := dockerToOCI[m.Config.MediaType]; ok {
+		m.Config.MediaType, changed = t, true
+	}
+	layers := make([]ocispec.Descriptor, len(m.Layers))
+	for i, l := range m.Layers {
+		if t, ok := dockerToOCI[l.MediaType]; ok {
+			l.MediaType, changed = t, true
+		}
+		layers[i] = l
+	}
+	m.Layers = layers
+	return m, changed
 }
 
 // validRepoPath is an absolute path whose elements are valid repository

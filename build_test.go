@@ -24,8 +24,8 @@ type recorder struct {
 	calls      int
 	req        freshpull.EngineRequest
 	dockerfile string
-	layout     map[string]string // ref name → manifest digest
-	blobs      bool              // every manifest's blob is readable
+	layout     map[string]string // ref name → the config digest its manifest names
+	blobs      bool              // every blob of every manifest is readable
 }
 
 var ociRef = regexp.MustCompile(`oci:(/[^:]+):(image-\d+)`)
@@ -49,10 +49,21 @@ func (r *recorder) Build(_ context.Context, req freshpull.EngineRequest) (freshp
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			return freshpull.EngineResult{}, err
 		}
-		for _, d := range idx.Manifests {
-			r.layout[d.Annotations[ocispec.AnnotationRefName]] = d.Digest.String()
-			if _, err := os.Stat(filepath.Join(m[1], "blobs", "sha256", d.Digest.Encoded())); err != nil {
+		read := func(d ocispec.Descriptor) []byte {
+			b, err := os.ReadFile(filepath.Join(m[1], "blobs", "sha256", d.Digest.Encoded()))
+			if err != nil {
 				r.blobs = false
+			}
+			return b
+		}
+		for _, d := range idx.Manifests {
+			var man ocispec.Manifest
+			if err := json.Unmarshal(read(d), &man); err != nil {
+				return freshpull.EngineResult{}, err
+			}
+			r.layout[d.Annotations[ocispec.AnnotationRefName]] = man.Config.Digest.String()
+			for _, l := range append(man.Layers, man.Config) {
+				read(l)
 			}
 		}
 	}
@@ -76,8 +87,11 @@ func TestBuildGivesEngineOnlyStoredDigests(t *testing.T) {
 	reg := testregistry.Start(t)
 	proxy := countproxy.Start(t, reg.Host)
 	amd64 := testregistry.Linux("amd64")
-	base := testregistry.Push(t, reg.Ref("base:1"), testregistry.Image(t, 1, 1024, amd64))
-	tools := testregistry.Push(t, reg.Ref("tools:latest"), testregistry.Image(t, 1, 1024, amd64))
+	baseImg, toolsImg := testregistry.Image(t, 1, 1024, amd64), testregistry.Image(t, 1, 1024, amd64)
+	base := testregistry.Push(t, reg.Ref("base:1"), baseImg)
+	tools := testregistry.Push(t, reg.Ref("tools:latest"), toolsImg)
+	baseConfig, _ := baseImg.ConfigName()
+	toolsConfig, _ := toolsImg.ConfigName()
 	ctxDir := t.TempDir()
 	df := `ARG BASE=` + proxy.Host + `/base:1
 FROM $BASE AS build
@@ -111,8 +125,8 @@ COPY --from=` + proxy.Host + `/tools:latest /y /y
 	if n := len(ociRef.FindAllString(eng.dockerfile, -1)); n != 4 {
 		t.Errorf("the engine's Dockerfile has %d oci: references, want 4:\n%s", n, eng.dockerfile)
 	}
-	if eng.layout["image-0"] != base.String() || eng.layout["image-1"] != tools.String() || !eng.blobs {
-		t.Errorf("private layout %v (blobs readable: %v), want image-0 %s, image-1 %s", eng.layout, eng.blobs, base, tools)
+	if eng.layout["image-0"] != baseConfig.String() || eng.layout["image-1"] != toolsConfig.String() || !eng.blobs {
+		t.Errorf("private layout's configs %v (blobs readable: %v), want image-0 %s, image-1 %s", eng.layout, eng.blobs, baseConfig, toolsConfig)
 	}
 	if eng.req.Annotations[freshpull.AnnotationBaseName] != proxy.Host+"/base:1" || eng.req.Annotations[freshpull.AnnotationBaseDigest] != base.String() {
 		t.Errorf("annotations %v", eng.req.Annotations)

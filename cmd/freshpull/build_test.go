@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -408,5 +410,34 @@ func TestBuildErrors(t *testing.T) {
 	r = fp(t, "--store", e.store, "build", "--buildah", "/nonexistent/buildah", e.ctx)
 	if r.code != exitNoEngine || !strings.Contains(r.stderr, "buildah not found: install buildah") {
 		t.Errorf("no buildah: exit %d, want %d\n%s", r.code, exitNoEngine, r.stderr)
+	}
+}
+
+// TestBuildDockerBase builds on a Docker schema 2 image, which buildah
+// 1.28 reads from an oci: layout only under OCI media types: the engine
+// gets the same config and layers, the result names the pulled digest.
+func TestBuildDockerBase(t *testing.T) {
+	requireBuild(t)
+	reg := testregistry.Start(t)
+	img := shellImage(t, file("base-version", "docker v2s2\n", 0o644))
+	img = mutate.MediaType(img, types.DockerManifestSchema2)
+	img = mutate.ConfigMediaType(img, types.DockerConfigJSON)
+	d := testregistry.Push(t, reg.Ref("base:1"), img)
+	cfg, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newBuildEnv(t)
+	writeFile(t, filepath.Join(e.ctx, "Dockerfile"), "FROM "+reg.Ref("base:1")+"\nRUN cat /base-version\n")
+	r := fp(t, e.args()...)
+	if r.code != 0 || !strings.Contains(r.stderr, "docker v2s2") {
+		t.Fatalf("build on a Docker image: exit %d\n%s", r.code, r.stderr)
+	}
+	res := buildResult(t, r)
+	if res.Images[0].Digest != d.String() || res.BaseDigest != d.String() {
+		t.Errorf("reported %s, base digest %s, want the pulled %s", res.Images[0].Digest, res.BaseDigest, d)
+	}
+	if !strings.Contains(r.stderr, "Copying config "+cfg.String()) {
+		t.Errorf("buildah did not copy the image's own config %s:\n%s", cfg, r.stderr)
 	}
 }
