@@ -1,5 +1,5 @@
 // Command buildbench times "freshpull build" against "buildah bud
-// --pull=newer" on the same Dockerfile, against a local distribution
+// --pull=newer" (and --pull=always) on the same Dockerfile, against a local distribution
 // registry behind a counting proxy: a cold build (empty store and empty
 // buildah storage) and a warm one (the base image already present, the
 // tag unchanged), with medians over several runs and the registry requests
@@ -101,6 +101,10 @@ func run() error {
 			args := append(storage(dir), "bud", "--pull=newer", "--tls-verify=false", "--isolation", "chroot", ctx)
 			return exec.Command("buildah", args...)
 		}},
+		{"buildah bud --pull=always", func(dir string) *exec.Cmd {
+			args := append(storage(dir), "bud", "--pull=always", "--tls-verify=false", "--isolation", "chroot", ctx)
+			return exec.Command("buildah", args...)
+		}},
 	}
 	type figure struct {
 		times    []time.Duration
@@ -121,14 +125,10 @@ func run() error {
 		return time.Since(start), nil
 	}
 	for i := 0; i < *runs; i++ {
-		// Alternate which tool goes first, so neither always pays for
-		// the other's unsynced writes.
-		order := []int{0, 1}
-		if i%2 == 1 {
-			order = []int{1, 0}
-		}
-		for _, ti := range order {
-			t := tools[ti]
+		// Rotate which tool goes first, so none always pays for another's
+		// unsynced writes.
+		for k := range tools {
+			t := tools[(i+k)%len(tools)]
 			dir, err := os.MkdirTemp(tmp, "state-")
 			if err != nil {
 				return err
