@@ -511,8 +511,8 @@ func writeLayout(dir string, st *store.Store, images []BuildImage) error {
 
 // dockerToOCI maps Docker schema 2 media types to their OCI equivalents.
 var dockerToOCI = map[string]string{
-	"application/vnd.docker.container.image.v1+json":            ocispec.MediaTypeImageConfig,
-	"application/vnd.docker.image.rootfs.diff.tar.gzip":         ocispec.MediaTypeImageLayerGzip,
+	"application/vnd.docker.container.image.v1+json":    ocispec.MediaTypeImageConfig,
+	"application/vnd.docker.image.rootfs.diff.tar.gzip": ocispec.MediaTypeImageLayerGzip,
 	// The image spec deprecates the name of the OCI equivalent, not
 	// the media type.
 	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",

@@ -20,8 +20,8 @@ import (
 	"github.com/freshpull/freshpull/internal/testregistry"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -34,7 +34,11 @@ func requireBuild(t *testing.T) {
 	requireTool(t, "buildah")
 	// The base images' shell: it runs inside them, so it must not need a
 	// libc from the host.
-	if f, err := elf.Open("/bin/busybox"); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+	f, err := elf.Open("/bin/busybox")
+	if err == nil {
+		defer f.Close()
+	}
+	if err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
 		msg := "/bin/busybox is missing or dynamically linked; the build tests need a static one (apt-get install busybox-static)"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)

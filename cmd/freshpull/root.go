@@ -116,7 +116,8 @@ local copy with a warning, or fails with --strict), never.
 
 Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
 3 not found; 4 pin --check found stale or unpinned references; 130
-interrupted.`,
+interrupted; build: buildah's exit status when the build fails in buildah,
+127 when buildah is not installed.`,
 		Example: `  freshpull pull docker.io/library/alpine:3.20
   freshpull pull --policy missing -o json localhost:5000/app:1 localhost:5000/base:2
   freshpull resolve quay.io/org/img:1.4
