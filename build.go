@@ -241,6 +241,11 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		}
 		refImage[n] = i
 	}
+	// A word the build could not replace is found before anything is
+	// pulled.
+	if _, err := file.Rewrite(func(int, dockerfile.Ref) string { return "oci:/check:image-0" }); err != nil {
+		return &InputError{fmt.Errorf("build: %w", err)}
+	}
 	sourceImage := make([]int, len(bopts.ImageSources))
 	for n, s := range bopts.ImageSources {
 		i, err := add(s.Reference, "--image-source")

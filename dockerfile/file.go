@@ -300,7 +300,8 @@ func (p *parse) from(in instr) error {
 		ref.UseStart, ref.UseEnd = start, end
 	}
 	stage := Stage{Name: label, Base: ref.Build, Ref: -1}
-	if ref.Skip == "" && (strings.EqualFold(ref.Value, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Value))) {
+	// Build, not Value: a FROM made of ARGs and text can name a stage too.
+	if ref.Build != "" && (strings.EqualFold(ref.Build, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Build))) {
 		p.stageList = append(p.stageList, stage)
 		return nil
 	}

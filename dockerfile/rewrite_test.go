@@ -75,3 +75,15 @@ func TestRewriteUnlocatable(t *testing.T) {
 		t.Fatalf("err = %v, want one naming Dockerfile:1: FROM", err)
 	}
 }
+
+// TestStageNamedByArgAndText: a FROM made of an ARG and text that names an
+// earlier stage is a stage, not an image.
+func TestStageNamedByArgAndText(t *testing.T) {
+	f, err := Parse("Dockerfile", []byte("ARG S=bu\nFROM img:1 AS build\nFROM ${S}ild\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Refs) != 1 || f.Stages[1].Ref != -1 || f.Stages[1].Base != "build" {
+		t.Errorf("refs %+v stages %+v, want only img:1 and a stage on build", f.Refs, f.Stages)
+	}
+}
