@@ -35,6 +35,16 @@ type Engine interface {
 	Build(ctx context.Context, req EngineRequest) (EngineResult, error)
 }
 
+// EngineStorage is implemented by an engine that keeps images in storage
+// of its own, under IDs that are their config digests. Build asks it which
+// of the images it already holds and names those by ID, instead of having
+// the engine copy them out of the layout again: an ID names exactly one
+// config, hence exactly the layers freshpull pulled.
+type EngineStorage interface {
+	// Holds reports which of ids ("sha256:…") the engine's storage has.
+	Holds(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
 // EngineRequest is one build for an [Engine].
 type EngineRequest struct {
 	// Dockerfile is the rewritten Dockerfile to build (not the user's).
@@ -289,14 +299,28 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		res.ImageSources = append(res.ImageSources, sr)
 	}
 
-	layout, err := privateLayout(opts.Store, res.Images)
+	layout, configs, err := privateLayout(opts.Store, res.Images)
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
 	defer os.RemoveAll(layout)
-	src, err := file.Rewrite(func(n int, _ dockerfile.Ref) string {
-		return fmt.Sprintf("oci:%s:%s", layout, layoutName(refImage[n]))
-	})
+	names := make([]string, len(res.Images))
+	for i := range names {
+		names[i] = fmt.Sprintf("oci:%s:%s", layout, layoutName(i))
+	}
+	if es, ok := bopts.Engine.(EngineStorage); ok {
+		held, err := es.Holds(ctx, configs)
+		if err != nil {
+			// Only slower: the engine copies the image from the layout.
+			opts.logger().Debug("engine storage not consulted", "err", err)
+		}
+		for i, c := range configs {
+			if held[c] {
+				names[i] = strings.TrimPrefix(c, "sha256:")
+			}
+		}
+	}
+	src, err := file.Rewrite(func(n int, _ dockerfile.Ref) string { return names[refImage[n]] })
 	if err != nil {
 		return &InputError{fmt.Errorf("build: %w", err)}
 	}
@@ -436,7 +460,9 @@ func layoutName(i int) string { return fmt.Sprintf("image-%d", i) }
 // buildah names the image it copies from "oci:DIR:NAME" after DIR, which
 // must then be a valid repository path (lower case, no element starting
 // with a dot), and a store's path need not be one.
-func privateLayout(st *store.Store, images []BuildImage) (string, error) {
+//
+// It returns the layout's directory and each image's config digest.
+func privateLayout(st *store.Store, images []BuildImage) (string, []string, error) {
 	parent := ""
 	for _, d := range []string{os.TempDir(), "/tmp", "/var/tmp"} {
 		if validRepoPath.MatchString(d) {
@@ -445,20 +471,21 @@ func privateLayout(st *store.Store, images []BuildImage) (string, error) {
 		}
 	}
 	if parent == "" {
-		return "", fmt.Errorf("no temp directory whose path buildah accepts in an oci: reference (lower case letters, digits, '.', '_', '-'); set TMPDIR to one")
+		return "", nil, fmt.Errorf("no temp directory whose path buildah accepts in an oci: reference (lower case letters, digits, '.', '_', '-'); set TMPDIR to one")
 	}
 	dir, err := os.MkdirTemp(parent, "freshpull-build-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if err := writeLayout(dir, st, images); err != nil {
+	configs, err := writeLayout(dir, st, images)
+	if err != nil {
 		os.RemoveAll(dir)
-		return "", err
+		return "", nil, err
 	}
-	return dir, nil
+	return dir, configs, nil
 }
 
-func writeLayout(dir string, st *store.Store, images []BuildImage) error {
+func writeLayout(dir string, st *store.Store, images []BuildImage) ([]string, error) {
 	blob := func(d digest.Digest) string { return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()) }
 	link := func(d digest.Digest) error {
 		if err := os.MkdirAll(filepath.Dir(blob(d)), 0o755); err != nil {
@@ -469,32 +496,34 @@ func writeLayout(dir string, st *store.Store, images []BuildImage) error {
 		}
 		return nil
 	}
+	var configs []string
 	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
 	for i, img := range images {
 		m, _, err := st.Manifest(img.Entry)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		configs = append(configs, m.Config.Digest.String())
 		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
 			if err := link(d.Digest); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		desc := img.Entry.Manifest
 		if oci, changed := asOCI(m, desc.MediaType); changed {
 			b, err := json.Marshal(oci)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			desc = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b))}
 			if err := os.MkdirAll(filepath.Dir(blob(desc.Digest)), 0o755); err != nil {
-				return err
+				return nil, err
 			}
 			if err := os.WriteFile(blob(desc.Digest), b, 0o644); err != nil {
-				return err
+				return nil, err
 			}
 		} else if err := link(desc.Digest); err != nil {
-			return err
+			return nil, err
 		}
 		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
 			MediaType:   desc.MediaType,
@@ -505,13 +534,13 @@ func writeLayout(dir string, st *store.Store, images []BuildImage) error {
 	}
 	b, err := json.Marshal(idx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	b, _ = json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	return os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), b, 0o644)
+	return configs, os.WriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), b, 0o644)
 }
 
 // dockerToOCI maps Docker schema 2 media types to their OCI equivalents.

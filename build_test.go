@@ -70,6 +70,39 @@ func (r *recorder) Build(_ context.Context, req freshpull.EngineRequest) (freshp
 	return freshpull.EngineResult{ImageID: "sha256:built", Digest: "sha256:manifest"}, nil
 }
 
+// holder is a recorder whose engine storage holds some images already.
+type holder struct {
+	recorder
+	held map[string]bool
+}
+
+func (h *holder) Holds(_ context.Context, ids []string) (map[string]bool, error) {
+	return h.held, nil
+}
+
+// TestBuildUsesEngineStorage: an image the engine already holds (by config
+// digest) is named by ID; another still comes from the layout.
+func TestBuildUsesEngineStorage(t *testing.T) {
+	reg := testregistry.Start(t)
+	amd64 := testregistry.Linux("amd64")
+	baseImg := testregistry.Image(t, 1, 1024, amd64)
+	testregistry.Push(t, reg.Ref("base:1"), baseImg)
+	testregistry.Push(t, reg.Ref("tools:1"), testregistry.Image(t, 1, 1024, amd64))
+	cfg, _ := baseImg.ConfigName()
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+reg.Ref("base:1")+"\nCOPY --from="+reg.Ref("tools:1")+" /a /a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng := &holder{held: map[string]bool{cfg.String(): true}}
+	if _, err := freshpull.Build(context.Background(), ctxDir, buildOpts(t, policy.Newer, false), freshpull.BuildOptions{Engine: eng}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(eng.dockerfile, "\n")
+	if lines[0] != "FROM "+cfg.Hex || !ociRef.MatchString(lines[1]) {
+		t.Errorf("the engine got:\n%s\nwant FROM %s, then an oci: reference", eng.dockerfile, cfg.Hex)
+	}
+}
+
 func buildOpts(t *testing.T, p policy.Policy, strict bool) freshpull.Options {
 	t.Helper()
 	st, err := store.Open(t.TempDir())

@@ -150,6 +150,26 @@ func (e *Engine) Build(ctx context.Context, req freshpull.EngineRequest) (freshp
 	return res, nil
 }
 
+// Holds reports which of ids buildah's storage has: there, an image's ID is
+// its config digest. It implements [freshpull.EngineStorage], so that a
+// base image buildah copied in before is used from its storage, by ID,
+// instead of being copied again.
+func (e *Engine) Holds(ctx context.Context, ids []string) (map[string]bool, error) {
+	out, err := e.run(ctx, "buildah images", false, []string{"images", "--all", "--quiet", "--no-trunc"})
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Fields(out) {
+		have[line] = true
+	}
+	held := map[string]bool{}
+	for _, id := range ids {
+		held[id] = have[id]
+	}
+	return held, nil
+}
+
 // push writes the image to dest, a transport reference, and returns the
 // digest of the manifest written.
 func (e *Engine) push(ctx context.Context, id, dest, tmp string) (string, error) {

@@ -96,3 +96,16 @@ func TestNotInstalled(t *testing.T) {
 		t.Fatalf("err %v, want ErrNotInstalled", err)
 	}
 }
+
+// TestHolds reads buildah's image IDs (config digests).
+func TestHolds(t *testing.T) {
+	bin, _ := fake(t, `echo sha256:aaa; echo sha256:bbb`)
+	e, err := New(Options{Path: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := e.Holds(context.Background(), []string{"sha256:bbb", "sha256:ccc"})
+	if err != nil || !held["sha256:bbb"] || held["sha256:ccc"] {
+		t.Fatalf("held %v, err %v", held, err)
+	}
+}

@@ -160,7 +160,12 @@ func TestBuildMultiStage(t *testing.T) {
 	reg := testregistry.Start(t)
 	proxy := countproxy.Start(t, reg.Host)
 	h := proxy.Host
-	baseDigest := testregistry.Push(t, reg.Ref("base:1"), shellImage(t, file("base-version", "base v1\n", 0o644)))
+	baseImg := shellImage(t, file("base-version", "base v1\n", 0o644))
+	baseDigest := testregistry.Push(t, reg.Ref("base:1"), baseImg)
+	baseConfig, err := baseImg.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
 	toolsDigest := testregistry.Push(t, reg.Ref("tools:1"), shellImage(t, dirE("opt", 0o755), file("opt/tool.txt", "tool\n", 0o644)))
 	srcDigest := testregistry.Push(t, reg.Ref("src:1"), shellImage(t, dirE("src", 0o755), file("src/app.txt", "app source\n", 0o644)))
 
@@ -225,7 +230,8 @@ RUN cat /base-version /built.txt /tool.txt /mounted.txt /app/app.txt > /all.txt
 	}
 
 	// Again, warm, pushing the result: every image is up to date, one
-	// HEAD each, and buildah speaks to the registry only to push.
+	// HEAD each; buildah uses the copies it made the first time, by ID
+	// (config digest), and speaks to the registry only to push.
 	proxy.Reset()
 	r = fp(t, e.args("--image-source", h+"/src:1:/src/.:app", "--push", h+"/built:1")...)
 	if r.code != 0 {
@@ -236,6 +242,9 @@ RUN cat /base-version /built.txt /tool.txt /mounted.txt /app/app.txt > /all.txt
 		if img.Action != "up-to-date" {
 			t.Errorf("second build: %s %s, want up-to-date", img.Canonical, img.Action)
 		}
+	}
+	if !strings.Contains(r.stderr, "STEP 1/2: FROM "+baseConfig.Hex+" AS build") {
+		t.Errorf("second build: buildah did not use its copy of the base by ID %s:\n%s", baseConfig.Hex, r.stderr)
 	}
 	if n := proxy.Count("", "/base/") + proxy.Count("", "/tools/") + proxy.Count("", "/src/"); n != 3 {
 		t.Errorf("second build made %d requests for its images, want 3 (one HEAD each)\n%s", n, proxy)
