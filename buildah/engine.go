@@ -132,8 +132,12 @@ func (e *Engine) Build(ctx context.Context, req freshpull.EngineRequest) (freshp
 		return res, fmt.Errorf("buildah build wrote no image ID: %w", err)
 	}
 	res.ImageID = strings.TrimSpace(string(id))
-	if res.Digest, err = e.localDigest(ctx, res.ImageID); err != nil {
-		return res, err
+	if req.Output == "" && req.Push == "" {
+		// Only then: a push reports the digest of what it wrote, and
+		// asking buildah costs a process start.
+		if res.Digest, err = e.localDigest(ctx, res.ImageID); err != nil {
+			return res, err
+		}
 	}
 	if req.Output != "" {
 		if res.OutputDigest, err = e.push(ctx, res.ImageID, req.Output, tmp); err != nil {

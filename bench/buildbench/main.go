@@ -36,7 +36,7 @@ var (
 	runs     = flag.Int("runs", 5, "runs per measurement (the median is reported, with the range)")
 	freshbin = flag.String("freshpull", "bin/freshpull", "freshpull binary")
 	sizeMB   = flag.Int("size-mb", 50, "size of the base image's bulk layer")
-	driver   = flag.String("storage-driver", "vfs", "buildah storage driver for both")
+	driver   = flag.String("storage-driver", "overlay", "buildah storage driver for both (vfs where overlay does not work)")
 )
 
 func main() {
