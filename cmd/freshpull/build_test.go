@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -225,9 +226,7 @@ RUN cat /base-version /built.txt /tool.txt /mounted.txt /app/app.txt > /all.txt
 	if other := proxy.NotFrom("freshpull/"); len(other) > 0 {
 		t.Errorf("requests not from freshpull (buildah must ask no registry):\n%s", strings.Join(other, "\n"))
 	}
-	if names := readDir(t, filepath.Join(e.store, ".freshpull", "tmp")); len(names) != 0 {
-		t.Errorf("the build left %v in the store's temp directory", names)
-	}
+	noLayoutLeft(t, r.stderr)
 
 	// Again, warm, pushing the result: every image is up to date, one
 	// HEAD each; buildah uses the copies it made the first time, by ID
@@ -267,6 +266,19 @@ RUN cat /base-version /built.txt /tool.txt /mounted.txt /app/app.txt > /all.txt
 	}
 	if pm.Annotations[freshpull.AnnotationBaseDigest] != baseDigest.String() {
 		t.Errorf("pushed image annotations %v, want the base digest %s", pm.Annotations, baseDigest)
+	}
+}
+
+// noLayoutLeft checks that the private layout buildah was given (named in
+// its output) is gone.
+func noLayoutLeft(t *testing.T, buildahOutput string) {
+	t.Helper()
+	m := regexp.MustCompile(`oci:(/[^:]+):image-0`).FindStringSubmatch(buildahOutput)
+	if m == nil {
+		t.Fatalf("buildah was given no oci: layout:\n%s", buildahOutput)
+	}
+	if _, err := os.Lstat(m[1]); err == nil {
+		t.Errorf("the build left its layout %s behind", m[1])
 	}
 }
 
@@ -357,16 +369,18 @@ func TestBuildRegistryDown(t *testing.T) {
 	pullOne(t, e.store, 0, base)
 	reg.Stop()
 
-	r := fp(t, e.args()...)
+	// In text: the image's line as pull prints it, the warning, the image
+	// built.
+	r := fp(t, slices.DeleteFunc(e.args(), func(a string) bool { return a == "-o" || a == "json" })...)
 	if r.code != 0 {
 		t.Fatalf("build with the registry down: exit %d\n%s", r.code, r.stderr)
 	}
-	res := buildResult(t, r)
-	if len(res.Images) != 1 || res.Images[0].Action != "local-fallback" || res.Images[0].Digest != d.String() {
-		t.Errorf("images %+v, want %s local-fallback", res.Images, d)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "local-fallback ") || !strings.Contains(lines[0], base+" "+d.String()) || !strings.HasPrefix(lines[1], "built ") {
+		t.Errorf("stdout:\n%s\nwant the local-fallback line and the built line", r.stdout)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(r.stderr, "warning: "+base) {
-		t.Errorf("warnings %q, stderr:\n%s\nwant the fallback warning", res.Warnings, r.stderr)
+	if !strings.Contains(r.stderr, "warning: "+base) {
+		t.Errorf("stderr:\n%s\nwant the fallback warning", r.stderr)
 	}
 
 	out := filepath.Join(t.TempDir(), "out")
@@ -374,7 +388,7 @@ func TestBuildRegistryDown(t *testing.T) {
 	if r.code != exitFailed {
 		t.Fatalf("--strict with the registry down: exit %d, want %d\n%s", r.code, exitFailed, r.stderr)
 	}
-	res = buildResult(t, r)
+	res := buildResult(t, r)
 	if !strings.Contains(res.Error, "nothing was built") || res.ImageID != "" || strings.Contains(r.stderr, "STEP 1") {
 		t.Errorf("--strict: error %q, image %q, stderr:\n%s\nwant a failure before buildah started", res.Error, res.ImageID, r.stderr)
 	}
@@ -406,6 +420,7 @@ func TestBuildErrors(t *testing.T) {
 	if fsck := fp(t, "--store", e.store, "fsck"); fsck.code != 0 {
 		t.Errorf("fsck after a failed build: exit %d\n%s%s", fsck.code, fsck.stdout, fsck.stderr)
 	}
+	noLayoutLeft(t, r.stderr)
 	if names := readDir(t, filepath.Join(e.store, ".freshpull", "tmp")); len(names) != 0 {
 		t.Errorf("the failed build left %v in the store's temp directory", names)
 	}
