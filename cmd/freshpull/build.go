@@ -68,8 +68,10 @@ the command's status), with the step named; 127 when buildah is missing.`,
 			eopts.Log = g.stderr
 			engine, err := buildah.New(eopts)
 			if err != nil {
-				fmt.Fprintf(g.stderr, "freshpull: %v\n", err)
-				return &exitError{exitNoEngine}
+				// Before anything is pulled: there would be nothing to
+				// build with.
+				res := freshpull.BuildResult{Context: args[0], Images: []freshpull.BuildImage{}, ImageSources: []freshpull.ImageSourceResult{}, Tags: []string{}, Error: err.Error(), Err: err}
+				return reportBuild(g, res, err)
 			}
 			bopts.Engine = engine
 			bopts.Platform = g.platform
@@ -159,8 +161,11 @@ func reportBuild(g *globals, res freshpull.BuildResult, err error) error {
 		fmt.Fprintf(g.stderr, "freshpull: %v\n", err)
 	}
 	var st *buildah.StepError
-	if errors.As(err, &st) {
+	switch {
+	case errors.As(err, &st):
 		return &exitError{st.ExitStatus()}
+	case errors.Is(err, buildah.ErrNotInstalled):
+		return &exitError{exitNoEngine}
 	}
 	return &exitError{exitCode(err)}
 }
