@@ -255,3 +255,30 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestBuildMultiPlatformBase: the engine gets this platform's manifest;
+// base.digest is the index the name resolved to, as pin would write it.
+func TestBuildMultiPlatformBase(t *testing.T) {
+	reg := testregistry.Start(t)
+	ref := reg.Ref("base:1")
+	idx := testregistry.Index(t, testregistry.Linux("amd64"), testregistry.Linux("arm64"))
+	indexDigest := testregistry.PushIndex(t, ref, idx)
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	amd64 := im.Manifests[0].Digest.String()
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+ref+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng := &recorder{}
+	res, err := freshpull.Build(context.Background(), ctxDir, buildOpts(t, policy.Newer, false), freshpull.BuildOptions{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Images[0].Digest != amd64 || res.BaseDigest != indexDigest.String() || eng.req.Annotations[freshpull.AnnotationBaseDigest] != indexDigest.String() {
+		t.Errorf("image %s, base digest %s (annotation %s); want the amd64 manifest %s and the index %s",
+			res.Images[0].Digest, res.BaseDigest, eng.req.Annotations[freshpull.AnnotationBaseDigest], amd64, indexDigest)
+	}
+}
