@@ -219,22 +219,24 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		return &InputError{fmt.Errorf("build: %w", err)}
 	}
 
-	// The distinct images, each pulled once; refImage maps each reference
-	// of the file to its image.
+	// The distinct images (reference and platform), each pulled once;
+	// refImage maps each reference of the file to its image.
 	var refs []string
+	var platforms []ocispec.Platform
 	index := map[string]int{}
 	refImage := make([]int, len(file.Refs))
-	add := func(input, use string) (int, error) {
+	add := func(input string, platform ocispec.Platform, use string) (int, error) {
 		r, err := reference.Parse(input)
 		if err != nil {
 			return 0, err
 		}
-		key := r.WithDefaultTag().String()
+		key := r.WithDefaultTag().String() + " " + store.FormatPlatform(platform)
 		i, ok := index[key]
 		if !ok {
 			i = len(refs)
 			index[key] = i
 			refs = append(refs, input)
+			platforms = append(platforms, platform)
 			res.Images = append(res.Images, BuildImage{})
 		}
 		res.Images[i].Uses = append(res.Images[i].Uses, use)
@@ -245,7 +247,11 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		if r.Build == "" {
 			return &InputError{fmt.Errorf("build: %s %s: %s", use, r.Text, r.Skip)}
 		}
-		i, err := add(r.Build, use)
+		platform, err := fromPlatform(r.Platform, opts.platform())
+		if err != nil {
+			return &InputError{fmt.Errorf("build: %s --platform=%s: %w", use, r.Platform, err)}
+		}
+		i, err := add(r.Build, platform, use)
 		if err != nil {
 			return &InputError{fmt.Errorf("build: %s %s: %w", use, r.Build, err)}
 		}
@@ -258,21 +264,14 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 	}
 	sourceImage := make([]int, len(bopts.ImageSources))
 	for n, s := range bopts.ImageSources {
-		i, err := add(s.Reference, "--image-source")
+		i, err := add(s.Reference, opts.platform(), "--image-source")
 		if err != nil {
 			return &InputError{fmt.Errorf("build: --image-source %s: %w", s.Reference, err)}
 		}
 		sourceImage[n] = i
 	}
 
-	pulled, err := PullAll(ctx, refs, opts)
-	for i, p := range pulled {
-		res.Images[i].Result = p
-		if p.Warning != "" {
-			res.Warnings = append(res.Warnings, p.Warning)
-		}
-	}
-	if err != nil {
+	if err := pullImages(ctx, refs, platforms, opts, res); err != nil {
 		return fmt.Errorf("build: %w; nothing was built", err)
 	}
 
@@ -350,6 +349,59 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		return fmt.Errorf("build %s: %w", df, err)
 	}
 	return nil
+}
+
+// pullImages pulls refs[i] for platforms[i] with [PullAll], once per
+// platform (nearly always one), into res.Images.
+func pullImages(ctx context.Context, refs []string, platforms []ocispec.Platform, opts Options, res *BuildResult) error {
+	var order []string
+	groups := map[string][]int{}
+	for i, p := range platforms {
+		key := store.FormatPlatform(p)
+		if groups[key] == nil {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], i)
+	}
+	var first error
+	for _, key := range order {
+		idx := groups[key]
+		group := make([]string, len(idx))
+		for j, i := range idx {
+			group[j] = refs[i]
+		}
+		popts := opts
+		popts.Platform = platforms[idx[0]]
+		pulled, err := PullAll(ctx, group, popts)
+		for j, p := range pulled {
+			res.Images[idx[j]].Result = p
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, img := range res.Images {
+		if img.Warning != "" {
+			res.Warnings = append(res.Warnings, img.Warning)
+		}
+	}
+	return first
+}
+
+// fromPlatform is the platform to pull a FROM's image for: its --platform
+// when it names one, the build's platform ($TARGETPLATFORM) or this
+// machine's ($BUILDPLATFORM) when it names those, else the build's.
+func fromPlatform(flag string, build ocispec.Platform) (ocispec.Platform, error) {
+	switch flag {
+	case "":
+		return build, nil
+	case "$BUILDPLATFORM", "${BUILDPLATFORM}":
+		return HostPlatform(), nil
+	}
+	if strings.Contains(flag, "$") {
+		return build, nil
+	}
+	return ParsePlatform(flag)
 }
 
 // dockerfilePath returns the Dockerfile to build: the one given, else

@@ -282,3 +282,34 @@ func TestBuildMultiPlatformBase(t *testing.T) {
 			res.Images[0].Digest, res.BaseDigest, eng.req.Annotations[freshpull.AnnotationBaseDigest], amd64, indexDigest)
 	}
 }
+
+// TestBuildFromPlatform: a FROM naming a platform gets that platform's
+// image; the same tag for the build's platform is another image.
+func TestBuildFromPlatform(t *testing.T) {
+	reg := testregistry.Start(t)
+	ref := reg.Ref("base:1")
+	idx := testregistry.Index(t, testregistry.Linux("amd64"), testregistry.Linux("arm64"))
+	testregistry.PushIndex(t, ref, idx)
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	df := "FROM --platform=linux/arm64 " + ref + " AS cross\nFROM --platform=$BUILDPLATFORM " + ref + "\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := freshpull.Build(context.Background(), ctxDir, buildOpts(t, policy.Newer, false), freshpull.BuildOptions{Engine: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Images) != 2 || res.Images[0].Digest != im.Manifests[1].Digest.String() || res.Images[0].Platform != "linux/arm64" || res.Images[1].Digest != im.Manifests[0].Digest.String() {
+		t.Errorf("images %+v, want the arm64 manifest then the amd64 one", res.Images)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM --platform=linux "+ref+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := freshpull.Build(context.Background(), ctxDir, buildOpts(t, policy.Newer, false), freshpull.BuildOptions{Engine: &recorder{}}); !freshpull.IsInput(err) || !strings.Contains(err.Error(), "Dockerfile:1 FROM --platform=linux") {
+		t.Errorf("bad --platform: %v", err)
+	}
+}
