@@ -5,7 +5,9 @@
 //
 // The operations are plain functions over the parts in the subpackages:
 // [Pull] and [PullAll] fetch under a policy, [Resolve] asks the registry
-// what a reference points to now. Each takes an [Options] that names the
+// what a reference points to now, [Extract] writes an image's files out,
+// [Pin] pins a Dockerfile's images, and [Build] builds a Dockerfile with an
+// [Engine] on exactly the images it pulled. Each takes an [Options] that names the
 // store, the registry client and the policy.
 //
 // The rules it keeps (see DESIGN.md): a tag is resolved exactly once per

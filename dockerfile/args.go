@@ -223,6 +223,7 @@ func (p *parse) expand(ref *Ref, line logical, sp span) error {
 		ref.Skip = p.noValue(slices.Sorted(maps.Keys(res.Unmatched))[0])
 		return nil
 	}
+	ref.Build = res.Result
 	if len(res.Matched) > 0 {
 		names := slices.Sorted(maps.Keys(res.Matched))
 		ref.Skip = fmt.Sprintf("the reference is built from ARG %s and other text (%s here); to have it pinned, make the whole reference one ARG's default or write it out", strings.Join(names, ", ARG "), res.Result)
@@ -253,7 +254,7 @@ func (p *parse) expandArg(ref *Ref, name string) error {
 		ref.Skip = fmt.Sprintf("ARG %s is empty; give it a default (ARG %s=IMAGE:TAG) or pass it as a build arg", name, name)
 		return nil
 	}
-	ref.Value = a.value
+	ref.Value, ref.Build = a.value, a.value
 	if a.buildArg {
 		ref.NoEdit = fmt.Sprintf("the value comes from build arg %s, not from the file; pin it where the build arg is set", name)
 		return nil

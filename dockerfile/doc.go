@@ -39,6 +39,17 @@
 // reported and resolved but not rewritten ([Ref.NoEdit] says why).
 // ONBUILD instructions are not examined: they run in another build.
 //
+// # Building
+//
+// A build needs every reference resolved, not just those a pin could be
+// written for: [Ref.Build] is the reference with ARGs substituted even when
+// it is made of ARGs and other text, and [File.Stages] says what each
+// stage builds on. [File.Rewrite] returns a copy of the file in which the
+// image word of chosen references ([Ref.UseStart], [Ref.UseEnd]: for a
+// FROM, the word in the FROM line itself, never an ARG's default) names
+// another image, so that "freshpull build" can hand its builder exactly
+// the images it pulled.
+//
 // # Pinning
 //
 // [Pin] works on parsed files in one of four modes, asking a [Resolver]

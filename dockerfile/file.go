@@ -27,6 +27,8 @@ type File struct {
 	// Refs are the external image references in the order the build meets
 	// them.
 	Refs []Ref
+	// Stages are the file's stages in order: what each builds on.
+	Stages []Stage
 
 	buildArgs map[string]string
 }
@@ -74,6 +76,31 @@ type Ref struct {
 	// (Src[Start:End] is Value as written, without quotes). Both are 0 when
 	// NoEdit or Skip is set.
 	Start, End int
+	// Build is the reference the build uses once every ARG is substituted,
+	// also when Skip is set only because the reference is made of ARGs and
+	// other text ("golang:${GO_VERSION}"): a pin cannot be written there,
+	// but a build can resolve it. "" when an ARG has no value.
+	Build string
+	// UseStart and UseEnd are the byte offsets in Src of the image word in
+	// the instruction itself: for a FROM, the word as written ("${BASE}",
+	// quotes included) even when the pin would go to an ARG's default. A
+	// build replaces it to make the instruction name another image without
+	// changing any ARG. Both are 0 when the word cannot be located (a line
+	// continuation splits it, or quotes or escapes are inside a --from).
+	UseStart, UseEnd int
+}
+
+// Stage is one FROM of a Dockerfile.
+type Stage struct {
+	// Name is the stage's name as written after AS, or "".
+	Name string
+	// Base is what the stage builds on with ARGs substituted: an image
+	// reference, an earlier stage's name, or "scratch"; "" when an ARG has
+	// no value.
+	Base string
+	// Ref is the index in [File.Refs] of the stage's base image, or -1
+	// when it builds on a stage or on scratch.
+	Ref int
 }
 
 // Pinned reports whether the reference names a digest.
@@ -121,7 +148,7 @@ func Parse(name string, src []byte, buildArgs map[string]string) (*File, error) 
 		}
 	}
 	p.keepWholeArgs()
-	return &File{Name: name, Src: src, Refs: p.refs, buildArgs: maps.Clone(buildArgs)}, nil
+	return &File{Name: name, Src: src, Refs: p.refs, Stages: p.stageList, buildArgs: maps.Clone(buildArgs)}, nil
 }
 
 func parseError(name string, err error) error {
@@ -172,6 +199,7 @@ type parse struct {
 	stages     []string // lower-cased names of the stages so far, "" if unnamed
 	stage      string   // how Ref.Stage names the current stage
 	stageNames map[string]bool
+	stageList  []Stage
 	refs       []Ref
 }
 
@@ -268,9 +296,17 @@ func (p *parse) from(in instr) error {
 	if err := p.expand(&ref, in.line, spans[0]); err != nil {
 		return err
 	}
-	if ref.Skip == "" && (strings.EqualFold(ref.Value, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Value))) {
+	if start, end, ok := in.line.fileSpan(spans[0]); ok {
+		ref.UseStart, ref.UseEnd = start, end
+	}
+	stage := Stage{Name: label, Base: ref.Build, Ref: -1}
+	// Build, not Value: a FROM made of ARGs and text can name a stage too.
+	if ref.Build != "" && (strings.EqualFold(ref.Build, "scratch") || slices.Contains(earlier, strings.ToLower(ref.Build))) {
+		p.stageList = append(p.stageList, stage)
 		return nil
 	}
+	stage.Ref = len(p.refs)
+	p.stageList = append(p.stageList, stage)
 	return p.add(ref)
 }
 
@@ -379,6 +415,11 @@ func (p *parse) locateSpan(ref *Ref, line logical, sp span) {
 
 // add parses ref.Value and records ref.
 func (p *parse) add(ref Ref) error {
+	if ref.Instruction != InstructionFrom {
+		// COPY --from and RUN --mount from= expand no ARGs: the token to
+		// pin is the word the instruction uses.
+		ref.Build, ref.UseStart, ref.UseEnd = ref.Value, ref.Start, ref.End
+	}
 	if ref.Skip == "" {
 		r, err := reference.Parse(ref.Value)
 		if err != nil {

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,38 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		pinAll(t, file)
+		rewriteAll(t, file)
 	})
+}
+
+// rewriteAll replaces, as a build does, the image word of every reference
+// that has one and checks that the result parses to the same references,
+// each now naming its replacement.
+func rewriteAll(t *testing.T, file *File) {
+	name := func(i int) string { return fmt.Sprintf("rewritten.example/img-%d:1", i) }
+	replaced := map[int]bool{}
+	out, err := file.Rewrite(func(i int, r Ref) string {
+		if r.Build == "" || r.UseEnd == 0 {
+			return ""
+		}
+		replaced[i] = true
+		return name(i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("Dockerfile", out, nil)
+	if err != nil {
+		t.Fatalf("rewritten file does not parse: %v\n%s", err, out)
+	}
+	if len(again.Refs) != len(file.Refs) {
+		t.Fatalf("rewritten file has %d references, the original %d:\n%s", len(again.Refs), len(file.Refs), out)
+	}
+	for i := range replaced {
+		if got := again.Refs[i].Build; got != name(i) {
+			t.Errorf("reference %d (%q) rewritten as %q, want %q:\n%s", i, file.Refs[i].Text, got, name(i), out)
+		}
+	}
 }
 
 // pinAll pins every reference of file that can be pinned, as ModeWrite

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
 	"github.com/freshpull/freshpull/reference"
 )
 
@@ -141,4 +143,32 @@ func writeAtomic(path string, was, data []byte) error {
 		return fmt.Errorf("%s: written, but syncing %s: %w", path, dir, err)
 	}
 	return nil
+}
+
+// Rewrite returns Src with the image word of each reference replaced by
+// what image returns for it ("" keeps the word): the Dockerfile a builder
+// runs so that every instruction names exactly the image given, whatever
+// ARGs or build args say. The file itself is not changed. A reference to
+// replace whose word cannot be located is an error naming its line.
+func (f *File) Rewrite(image func(i int, r Ref) string) ([]byte, error) {
+	edits := map[int]edit{}
+	for i, r := range f.Refs {
+		to := image(i, r)
+		if to == "" {
+			continue
+		}
+		if r.UseEnd == 0 {
+			why := r.NoEdit
+			if why == "" {
+				why = "a line continuation splits the image name"
+			}
+			return nil, fmt.Errorf("%s:%d: %s %s: cannot name another image there: %s", f.Name, r.InstructionLine, r.Instruction, r.Text, why)
+		}
+		edits[r.UseStart] = edit{start: r.UseStart, end: r.UseEnd, text: to}
+	}
+	out := applyEdits(f.Src, edits)
+	if _, err := parser.Parse(bytes.NewReader(out)); err != nil {
+		return nil, fmt.Errorf("%s: the rewritten file would not parse (%v); please report this as a freshpull bug", f.Name, err)
+	}
+	return out, nil
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every freshpull test. Installs what the tests need when it is missing
-# (the CNCF distribution registry, skopeo, umoci, gpg; Debian packages), then runs
+# (the CNCF distribution registry, skopeo, umoci, gpg, buildah, and a static
+# busybox for the build tests' base images; Debian packages), then runs
 # `go test` on the whole module. The tests start their own registries on
 # 127.0.0.1; nothing reaches beyond loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh /usr/bin/docker-registry=docker-registry skopeo=skopeo umoci=umoci gpg=gnupg
+bash scripts/install-deps.sh /usr/bin/docker-registry=docker-registry skopeo=skopeo umoci=umoci gpg=gnupg buildah=buildah /bin/busybox=busybox-static
 
 go vet ./...
 # staticcheck where it installs (it comes from the Go module proxy).

@@ -125,7 +125,8 @@ local copy with a warning, or fails with --strict), never.
 Exit codes: 0 success; 1 an operation failed; 2 usage error or invalid input;
 3 not found; 4 pin --check found stale or unpinned references; 5 the
 signature policy (containers-policy.json) rejected the image; 130
-interrupted.`,
+interrupted; build: buildah's exit status when the build fails in buildah,
+127 when buildah is not installed.`,
 		Example: `  freshpull pull docker.io/library/alpine:3.20
   freshpull pull --policy missing -o json localhost:5000/app:1 localhost:5000/base:2
   freshpull resolve quay.io/org/img:1.4
@@ -152,7 +153,7 @@ interrupted.`,
 	pf.StringVar(&g.registriesConf, "registries-conf", "", "registries.conf file (mirrors, locations, insecure and blocked registries), used instead of $CONTAINERS_REGISTRIES_CONF, ~/.config/containers/registries.conf(.d) and /etc/containers/registries.conf(.d)")
 	pf.StringVar(&g.signaturePolicy, "signature-policy", "", "signature policy (containers-policy.json) every image must pass, used instead of ~/.config/containers/policy.json and /etc/containers/policy.json")
 	pf.StringVar(&g.registriesD, "registries-d", "", "registries.d directory (where signatures are: lookaside, sigstore attachments), used instead of ~/.config/containers/registries.d and /etc/containers/registries.d")
-	root.AddCommand(newVerifyCmd(g), newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
+	root.AddCommand(newVerifyCmd(g), newPullCmd(g), newResolveCmd(g), newRefCmd(g), newImagesCmd(g), newInspectCmd(g), newRmCmd(g), newExtractCmd(g), newPinCmd(g), newBuildCmd(g), newGCCmd(g), newFsckCmd(g), newVersionCmd(g))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

@@ -24,7 +24,9 @@ type Proxy struct {
 	mu    sync.Mutex
 	hits  map[string]int
 	bytes map[string]int64
-	srv   *httptest.Server
+	// agents holds, for each User-Agent, the "METHOD PATH" of its requests.
+	agents map[string][]string
+	srv    *httptest.Server
 	// rate limits response bodies to this many bytes per second; 0 is
 	// unlimited. Tests slow pulls down to interrupt them part-way.
 	rate atomic.Int64
@@ -89,12 +91,13 @@ func (p *Proxy) Close() { p.srv.Close() }
 
 // New starts a proxy to upstream ("127.0.0.1:PORT"); Close stops it.
 func New(upstream string) *Proxy {
-	p := &Proxy{hits: map[string]int{}, bytes: map[string]int64{}}
+	p := &Proxy{hits: map[string]int{}, bytes: map[string]int64{}, agents: map[string][]string{}}
 	target := &url.URL{Scheme: "http", Host: upstream}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.hits[r.Method+" "+r.URL.Path]++
+		p.agents[r.UserAgent()] = append(p.agents[r.UserAgent()], r.Method+" "+r.URL.Path)
 		p.mu.Unlock()
 		if d := time.Duration(p.latency.Load()); d > 0 {
 			time.Sleep(d)
@@ -111,6 +114,23 @@ func (p *Proxy) Reset() {
 	defer p.mu.Unlock()
 	p.hits = map[string]int{}
 	p.bytes = map[string]int64{}
+	p.agents = map[string][]string{}
+}
+
+// NotFrom lists the requests ("USER-AGENT: METHOD PATH") whose User-Agent
+// does not begin with prefix: to prove that only one program asked.
+func (p *Proxy) NotFrom(prefix string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for ua, reqs := range p.agents {
+		if !strings.HasPrefix(ua, prefix) {
+			for _, r := range reqs {
+				out = append(out, ua+": "+r)
+			}
+		}
+	}
+	return out
 }
 
 // Bytes returns the response body bytes sent for requests matching method
