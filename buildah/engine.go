@@ -44,6 +44,10 @@ type Options struct {
 	Log io.Writer
 }
 
+// enginePolicy is buildah's signature policy during a build: the images it
+// is handed, in oci: layouts, accepted; any other source rejected.
+const enginePolicy = `{"default": [{"type": "reject"}], "transports": {"oci": {"": [{"type": "insecureAcceptAnything"}]}}}`
+
 // Engine builds with buildah. It implements [freshpull.Engine].
 type Engine struct {
 	opts Options
@@ -102,7 +106,16 @@ func (e *Engine) Build(ctx context.Context, req freshpull.EngineRequest) (freshp
 	}
 	defer os.RemoveAll(tmp)
 	iidfile := filepath.Join(tmp, "iid")
-	args := []string{"build", "--pull=never", "-f", req.Dockerfile, "--iidfile", iidfile}
+	// freshpull has judged every image under the user's signature policy
+	// before buildah starts; buildah, left to the same policy, would judge
+	// the private oci: layout it is given (a default of reject refuses
+	// it). Its own policy accepts that transport only and rejects every
+	// other, so buildah cannot fetch an image from a registry either.
+	policy := filepath.Join(tmp, "policy.json")
+	if err := os.WriteFile(policy, []byte(enginePolicy), 0o600); err != nil {
+		return res, err
+	}
+	args := []string{"build", "--pull=never", "--signature-policy", policy, "-f", req.Dockerfile, "--iidfile", iidfile}
 	if e.opts.Isolation != "" {
 		args = append(args, "--isolation", e.opts.Isolation)
 	}

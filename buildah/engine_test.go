@@ -26,7 +26,7 @@ func fake(t *testing.T, script string) (string, string) {
 
 // TestFailedStep: the error names the last step buildah announced and
 // carries its exit status and last error line; buildah got --pull=never,
-// the storage options, the annotations, tags and build args.
+// its own signature policy, the storage options, the annotations, tags and build args.
 func TestFailedStep(t *testing.T) {
 	bin, argsFile := fake(t, `echo "[1/2] STEP 1/1: FROM oci:/l:image-0 AS a"
 echo "[2/2] STEP 2/3: RUN make"
@@ -53,8 +53,8 @@ exit 2`)
 		t.Errorf("buildah's output did not reach the log: %q", log.String())
 	}
 	b, _ := os.ReadFile(argsFile)
-	want := "--root /r --storage-driver vfs build --pull=never -f /l/Dockerfile --iidfile "
-	if !strings.HasPrefix(string(b), want) || !strings.Contains(string(b), "--isolation chroot --annotation k=v -t app:1 --build-arg A=1 /ctx") {
+	want := "--root /r --storage-driver vfs build --pull=never --signature-policy "
+	if !strings.HasPrefix(string(b), want) || !strings.Contains(string(b), "/policy.json -f /l/Dockerfile --iidfile ") || !strings.Contains(string(b), "--isolation chroot --annotation k=v -t app:1 --build-arg A=1 /ctx") {
 		t.Errorf("buildah got %q", b)
 	}
 }

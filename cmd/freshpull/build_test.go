@@ -397,6 +397,43 @@ func TestBuildRegistryDown(t *testing.T) {
 	}
 }
 
+// TestBuildSignaturePolicy: a build obeys the user's signature policy as a
+// pull does. Under a policy that rejects by default, as a cluster's does,
+// a build on an accepted base succeeds (buildah does not judge the private
+// layout it is handed again, under a policy that would reject it), and a
+// rejected base exits 5 before buildah starts.
+func TestBuildSignaturePolicy(t *testing.T) {
+	requireBuild(t)
+	reg := testregistry.Start(t)
+	testregistry.Push(t, reg.Ref("ok/base:1"), shellImage(t, file("base-version", "accepted base\n", 0o644)))
+	testregistry.Push(t, reg.Ref("other/base:1"), shellImage(t))
+	pol := filepath.Join(testHome(t), ".config", "containers", "policy.json")
+	if err := os.MkdirAll(filepath.Dir(pol), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, pol,
+		`{"default": [{"type": "reject"}], "transports": {"docker": {"`+reg.Host+`/ok": [{"type": "insecureAcceptAnything"}]}}}`)
+	e := newBuildEnv(t)
+
+	writeFile(t, filepath.Join(e.ctx, "Dockerfile"), "FROM "+reg.Ref("ok/base:1")+"\nRUN cat /base-version\n")
+	r := fp(t, e.args()...)
+	if r.code != 0 || !strings.Contains(r.stderr, "accepted base") {
+		t.Fatalf("build on an accepted base under a reject-by-default policy: exit %d\n%s", r.code, r.stderr)
+	}
+	if res := buildResult(t, r); len(res.Images) != 1 || res.Images[0].Trust == nil || res.Images[0].Trust.Scope != reg.Host+"/ok" {
+		t.Errorf("images %+v, want the base accepted by scope %s/ok", res.Images, reg.Host)
+	}
+
+	writeFile(t, filepath.Join(e.ctx, "Dockerfile"), "FROM "+reg.Ref("other/base:1")+"\nRUN echo built\n")
+	r = fp(t, e.args()...)
+	if res := buildResult(t, r); r.code != exitRejected || !strings.Contains(res.Error, "rejected by policy") || !strings.Contains(res.Error, "default scope requires reject") || res.ImageID != "" {
+		t.Errorf("build on a rejected base: exit %d, error %q, image %q, want %d, the rejection and no image\n%s", r.code, res.Error, res.ImageID, exitRejected, r.stderr)
+	}
+	if strings.Contains(r.stderr, "STEP 1") {
+		t.Errorf("buildah started on a rejected base:\n%s", r.stderr)
+	}
+}
+
 // TestBuildErrors: a failing step passes buildah's exit status on and
 // names the step; a Dockerfile error names the line before anything is
 // pulled; a missing buildah says how to install it; none leaves anything

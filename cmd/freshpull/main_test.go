@@ -49,11 +49,7 @@ type cmdResult struct {
 // Each test has one home directory, kept across the commands it runs, as a
 // user's is.
 func testEnv(t *testing.T) []string {
-	h, ok := homes.Load(t)
-	if !ok {
-		h, _ = homes.LoadOrStore(t, t.TempDir())
-	}
-	home := h.(string)
+	home := testHome(t)
 	// No mirrors or blocked registries from the machine's registries.conf.
 	conf := filepath.Join(home, "registries.conf")
 	if err := os.WriteFile(conf, nil, 0o644); err != nil {
@@ -79,6 +75,17 @@ func testEnv(t *testing.T) []string {
 		"REGISTRY_AUTH_FILE=",
 		"FRESHPULL_STORE=",
 	)
+}
+
+// testHome is the test's home directory, made on first use: what a test
+// writes under it before its first command (a policy.json, say) the
+// commands see as the user's own.
+func testHome(t *testing.T) string {
+	h, ok := homes.Load(t)
+	if !ok {
+		h, _ = homes.LoadOrStore(t, t.TempDir())
+	}
+	return h.(string)
 }
 
 // fp runs freshpull with args.
