@@ -3,7 +3,6 @@ package trust
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	dref "github.com/distribution/reference"
@@ -233,16 +232,23 @@ type verifier interface {
 }
 
 func (r Requirement) verifier() (verifier, error) {
-	for _, k := range r.files() {
-		if k.Err != nil {
-			what := "key"
-			switch {
-			case r.Fulcio != nil && k == &r.Fulcio.CA:
-				what = "Fulcio CA"
-			case slices.ContainsFunc(r.RekorKeys, func(rk Key) bool { return rk.Path == k.Path }):
-				what = "Rekor public key"
+	unread := func(what string, keys ...Key) error {
+		for _, k := range keys {
+			if k.Err != nil {
+				return fmt.Errorf("cannot read %s %s: %v (%s)", what, k.Path, k.Err, r.Field)
 			}
-			return nil, fmt.Errorf("cannot read %s %s: %v (%s)", what, k.Path, k.Err, r.Field)
+		}
+		return nil
+	}
+	if err := unread("key", r.Keys...); err != nil {
+		return nil, err
+	}
+	if err := unread("Rekor public key", r.RekorKeys...); err != nil {
+		return nil, err
+	}
+	if r.Fulcio != nil {
+		if err := unread("Fulcio CA", r.Fulcio.CA); err != nil {
+			return nil, err
 		}
 	}
 	if r.Type == TypeSignedBy {
