@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,13 +37,15 @@ type Engine interface {
 }
 
 // EngineStorage is implemented by an engine that keeps images in storage
-// of its own, under IDs that are their config digests. Build asks it which
-// of the images it already holds and names those by ID, instead of having
-// the engine copy them out of the layout again: an ID names exactly one
-// config, hence exactly the layers freshpull pulled.
+// of its own, under IDs that are their config digests. Build names the
+// images it already holds by ID, instead of having the engine copy them
+// out of the layout again: an ID names exactly one config, hence exactly
+// the layers freshpull pulled.
 type EngineStorage interface {
-	// Holds reports which of ids ("sha256:…") the engine's storage has.
-	Holds(ctx context.Context, ids []string) (map[string]bool, error)
+	// Images lists the IDs ("sha256:…") of the images the engine's
+	// storage has. Build asks while the pulls run, so the listing costs
+	// the build no time of its own.
+	Images(ctx context.Context) (map[string]bool, error)
 }
 
 // EngineRequest is one build for an [Engine].
@@ -271,6 +274,9 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		sourceImage[n] = i
 	}
 
+	listing, stopListing := context.WithCancel(ctx)
+	defer stopListing()
+	held := engineImages(listing, bopts.Engine, opts.logger())
 	if err := pullImages(ctx, refs, platforms, opts, res); err != nil {
 		return fmt.Errorf("build: %w; nothing was built", err)
 	}
@@ -307,14 +313,9 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 	for i := range names {
 		names[i] = fmt.Sprintf("oci:%s:%s", layout, layoutName(i))
 	}
-	if es, ok := bopts.Engine.(EngineStorage); ok {
-		held, err := es.Holds(ctx, configs)
-		if err != nil {
-			// Only slower: the engine copies the image from the layout.
-			opts.logger().Debug("engine storage not consulted", "err", err)
-		}
+	if ids := <-held; ids != nil {
 		for i, c := range configs {
-			if held[c] {
+			if ids[c] {
 				names[i] = strings.TrimPrefix(c, "sha256:")
 			}
 		}
@@ -349,6 +350,27 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		return fmt.Errorf("build %s: %w", df, err)
 	}
 	return nil
+}
+
+// engineImages lists, in the background, the images eng's storage holds
+// when it is an [EngineStorage]; the channel yields nil when it is not, or
+// when the listing failed (only slower: the engine then copies each image
+// from the layout). The listing ends with ctx.
+func engineImages(ctx context.Context, eng Engine, log *slog.Logger) <-chan map[string]bool {
+	ch := make(chan map[string]bool, 1)
+	es, ok := eng.(EngineStorage)
+	if !ok {
+		ch <- nil
+		return ch
+	}
+	go func() {
+		ids, err := es.Images(ctx)
+		if err != nil {
+			log.Debug("engine storage not consulted", "err", err)
+		}
+		ch <- ids
+	}()
+	return ch
 }
 
 // pullImages pulls refs[i] for platforms[i] with [PullAll], once per

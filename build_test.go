@@ -76,7 +76,7 @@ type holder struct {
 	held map[string]bool
 }
 
-func (h *holder) Holds(_ context.Context, ids []string) (map[string]bool, error) {
+func (h *holder) Images(context.Context) (map[string]bool, error) {
 	return h.held, nil
 }
 

@@ -38,13 +38,9 @@ func Pin(ctx context.Context, paths []string, opts Options, popts PinOptions) (*
 // policy rejects (the pinned build would pull it and fail).
 func RegistryResolver(opts Options) dockerfile.Resolver {
 	return dockerfile.ResolverFunc(func(ctx context.Context, ref reference.Reference) (digest.Digest, error) {
-		src, err := newSource(opts.Registry, ref, opts.logger())
+		src, r, err := resolveOnce(ctx, "resolve", ref, opts)
 		if err != nil {
-			return "", opError("resolve", ref.String(), err)
-		}
-		r, _, err := src.resolve(ctx)
-		if err != nil {
-			return "", opError("resolve", ref.String(), err)
+			return "", err
 		}
 		if opts.Trust != nil {
 			if _, err := checkTrust(ctx, opts, src, ref, r.Descriptor.Digest); err != nil {

@@ -50,13 +50,9 @@ func resolve(ctx context.Context, input string, opts Options, res *Resolution) e
 	}
 	target := ref.WithDefaultTag()
 	res.Canonical = target.String()
-	src, err := newSource(opts.Registry, target, opts.logger())
+	src, r, err := resolveOnce(ctx, "resolve", target, opts)
 	if err != nil {
-		return opError("resolve", res.Canonical, err)
-	}
-	r, _, err := src.resolve(ctx)
-	if err != nil {
-		return opError("resolve", res.Canonical, err)
+		return err
 	}
 	res.Digest = r.Descriptor.Digest.String()
 	body := r.Manifest

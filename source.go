@@ -47,6 +47,21 @@ func newSource(c *registry.Client, ref reference.Reference, log *slog.Logger) (*
 	return &source{client: c, route: route, log: log, dead: map[string]error{}}, nil
 }
 
+// resolveOnce is the one resolution of ref by the operations that look
+// without pulling (resolve, verify, pin): the source it was asked at, and
+// what it resolved to. Errors are "OP REF: …".
+func resolveOnce(ctx context.Context, op string, ref reference.Reference, opts Options) (*source, registry.Resolved, error) {
+	src, err := newSource(opts.Registry, ref, opts.logger())
+	if err != nil {
+		return nil, registry.Resolved{}, opError(op, ref.String(), err)
+	}
+	r, _, err := src.resolve(ctx)
+	if err != nil {
+		return nil, registry.Resolved{}, opError(op, ref.String(), err)
+	}
+	return src, r, nil
+}
+
 // resolve asks what ref points to now, once, at the first resolving
 // endpoint that answers.
 func (s *source) resolve(ctx context.Context) (registry.Resolved, registries.Endpoint, error) {

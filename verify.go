@@ -46,13 +46,9 @@ func verify(ctx context.Context, input string, opts Options, res *Verification) 
 	}
 	target := ref.WithDefaultTag()
 	res.Canonical = target.String()
-	src, err := newSource(opts.Registry, target, opts.logger())
+	src, r, err := resolveOnce(ctx, "verify", target, opts)
 	if err != nil {
-		return opError("verify", res.Canonical, err)
-	}
-	r, _, err := src.resolve(ctx)
-	if err != nil {
-		return opError("verify", res.Canonical, err)
+		return err
 	}
 	res.Digest = r.Descriptor.Digest.String()
 	res.Trust, err = checkTrust(ctx, opts, src, target, r.Descriptor.Digest)

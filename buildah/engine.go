@@ -167,24 +167,20 @@ func (e *Engine) Build(ctx context.Context, req freshpull.EngineRequest) (freshp
 	return res, nil
 }
 
-// Holds reports which of ids buildah's storage has: there, an image's ID is
-// its config digest. It implements [freshpull.EngineStorage], so that a
-// base image buildah copied in before is used from its storage, by ID,
-// instead of being copied again.
-func (e *Engine) Holds(ctx context.Context, ids []string) (map[string]bool, error) {
+// Images lists the IDs of the images buildah's storage has: there, an
+// image's ID is its config digest. It implements [freshpull.EngineStorage],
+// so that a base image buildah copied in before is used from its storage,
+// by ID, instead of being copied again.
+func (e *Engine) Images(ctx context.Context) (map[string]bool, error) {
 	out, err := e.run(ctx, "buildah images", false, []string{"images", "--all", "--quiet", "--no-trunc"})
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
+	ids := map[string]bool{}
 	for _, line := range strings.Fields(out) {
-		have[line] = true
+		ids[line] = true
 	}
-	held := map[string]bool{}
-	for _, id := range ids {
-		held[id] = have[id]
-	}
-	return held, nil
+	return ids, nil
 }
 
 // push writes the image to dest, a transport reference, and returns the

@@ -97,15 +97,15 @@ func TestNotInstalled(t *testing.T) {
 	}
 }
 
-// TestHolds reads buildah's image IDs (config digests).
-func TestHolds(t *testing.T) {
+// TestImages reads buildah's image IDs (config digests).
+func TestImages(t *testing.T) {
 	bin, _ := fake(t, `echo sha256:aaa; echo sha256:bbb`)
 	e, err := New(Options{Path: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := e.Holds(context.Background(), []string{"sha256:bbb", "sha256:ccc"})
-	if err != nil || !held["sha256:bbb"] || held["sha256:ccc"] {
-		t.Fatalf("held %v, err %v", held, err)
+	ids, err := e.Images(context.Background())
+	if err != nil || len(ids) != 2 || !ids["sha256:aaa"] || !ids["sha256:bbb"] {
+		t.Fatalf("images %v, err %v", ids, err)
 	}
 }

@@ -101,6 +101,21 @@ func run() error {
 	step("Pinning by digest: name:tag@digest pulls the digest, whatever the tag says")
 	fp("pull", "-q", reg.Ref("demo/app-base:1.4@"+a.String()))
 
+	step("A cluster's signature policy refuses the demo/ namespace: nothing is stored (exit 5)")
+	next := reg.Ref("demo/app-base:1.5")
+	imgC, err := localregistry.RandomImage(1, 64<<10, platform)
+	if err != nil {
+		return err
+	}
+	if _, err := localregistry.Push(next, imgC); err != nil {
+		return err
+	}
+	refuse := filepath.Join(work, "cluster-policy.json")
+	if err := os.WriteFile(refuse, []byte(`{"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": {"`+reg.Host+`/demo": [{"type": "reject"}]}}}`), 0o644); err != nil {
+		return err
+	}
+	fp("--signature-policy", refuse, "pull", next)
+
 	step("The registry goes away: newer keeps the local copy and says so")
 	reg.Stop()
 	fp("pull", ref)

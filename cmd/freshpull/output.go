@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/freshpull/freshpull"
 	"golang.org/x/term"
 )
 
@@ -14,6 +16,28 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// eachRef runs op on every reference in turn, for the commands that look
+// without pulling: in text, each failure goes to stderr and each result's
+// line to stdout; the exit code is the worst failure's.
+func eachRef[T any](ctx context.Context, g *globals, refs []string, opts freshpull.Options, op func(context.Context, string, freshpull.Options) (T, error), line func(T) string) error {
+	results := make([]T, len(refs))
+	code := exitOK
+	for i, ref := range refs {
+		var err error
+		results[i], err = op(ctx, ref, opts)
+		switch {
+		case err != nil:
+			code = worse(code, exitCode(err))
+			if !g.json() {
+				fmt.Fprintf(g.stderr, "freshpull: %v\n", err)
+			}
+		case !g.json():
+			fmt.Fprintln(g.stdout, line(results[i]))
+		}
+	}
+	return finish(g, results, code)
 }
 
 // finish prints results as JSON when asked (text went out item by item) and

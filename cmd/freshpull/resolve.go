@@ -27,27 +27,13 @@ named too (one more request, by digest).`,
 				return err
 			}
 			opts := freshpull.Options{Registry: reg, Platform: platform, Logger: g.log}
-			results := make([]freshpull.Resolution, len(args))
-			code := exitOK
-			for i, a := range args {
-				results[i], err = freshpull.Resolve(cmd.Context(), a, opts)
-				if err != nil {
-					code = worse(code, exitCode(err))
-					if !g.json() {
-						fmt.Fprintf(g.stderr, "freshpull: %v\n", err)
-					}
-					continue
+			return eachRef(cmd.Context(), g, args, opts, freshpull.Resolve, func(r freshpull.Resolution) string {
+				line := fmt.Sprintf("%s %s %s", r.Canonical, r.Digest, r.MediaType)
+				if r.PlatformDigest != "" {
+					line += fmt.Sprintf(" (%s: %s)", r.Platform, r.PlatformDigest)
 				}
-				if !g.json() {
-					r := results[i]
-					line := fmt.Sprintf("%s %s %s", r.Canonical, r.Digest, r.MediaType)
-					if r.PlatformDigest != "" {
-						line += fmt.Sprintf(" (%s: %s)", r.Platform, r.PlatformDigest)
-					}
-					fmt.Fprintln(g.stdout, line)
-				}
-			}
-			return finish(g, results, code)
+				return line
+			})
 		},
 	}
 }

@@ -35,27 +35,13 @@ Exit 5 when the policy rejects an image.`,
 			}
 			// No store: verify fetches nothing to keep.
 			opts := freshpull.Options{Registry: reg, Platform: platform, Logger: g.log, Trust: tc}
-			results := make([]freshpull.Verification, len(args))
-			code := exitOK
-			for i, a := range args {
-				results[i], err = freshpull.Verify(cmd.Context(), a, opts)
-				if err != nil {
-					code = worse(code, exitCode(err))
-					if !g.json() {
-						fmt.Fprintf(g.stderr, "freshpull: %v\n", err)
-					}
-					continue
+			return eachRef(cmd.Context(), g, args, opts, freshpull.Verify, func(r freshpull.Verification) string {
+				line := fmt.Sprintf("accepted %s %s (%s, scope %q)", r.Canonical, r.Digest, r.Trust.Type, r.Trust.Scope)
+				if r.Trust.Signer != "" {
+					line += " signed by " + r.Trust.SignedBy()
 				}
-				if !g.json() {
-					r := results[i]
-					line := fmt.Sprintf("accepted %s %s (%s, scope %q)", r.Canonical, r.Digest, r.Trust.Type, r.Trust.Scope)
-					if r.Trust.Signer != "" {
-						line += " signed by " + r.Trust.SignedBy()
-					}
-					fmt.Fprintln(g.stdout, line)
-				}
-			}
-			return finish(g, results, code)
+				return line
+			})
 		},
 	}
 }
