@@ -57,6 +57,10 @@ func TestTrustFulcioRekorPull(t *testing.T) {
 				if a := storeAnnotations(t, st, ref); a == nil || !strings.Contains(a["io.freshpull.trust"], `"issuer":"https://issuer.example"`) {
 					t.Errorf("the store does not record the issuer: %v", a)
 				}
+				in := fp(t, "--store", st, "inspect", ref)
+				if want := "signed by dev@example.com (OIDC issuer https://issuer.example, Fulcio CA " + w.CAPath + ")"; in.code != 0 || !strings.Contains(in.stdout, want) {
+					t.Errorf("inspect does not say %q: %s%s", want, in.stdout, in.stderr)
+				}
 				return
 			}
 			r := pullOne(t, st, exitRejected, args...)
