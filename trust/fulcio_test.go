@@ -212,3 +212,25 @@ func TestFulcioRekorInlineAndDigest(t *testing.T) {
 		t.Fatal("a changed CA or Rekor key file leaves the policy digest unchanged")
 	}
 }
+
+// A requirement built by hand, not by Parse, with fulcio but no Rekor key,
+// or with both keys and fulcio, rejects rather than checks less.
+func TestHandBuiltFulcioFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	w := sigstoretest.New(t, dir, "w")
+	a := newKeys(t, dir, "a")
+	ca, _ := os.ReadFile(w.CAPath)
+	ak, _ := os.ReadFile(a.sigPath)
+	d, ref := "sha256:"+strings.Repeat("e", 64), "quay.io/ns/app:1"
+	sig := fulcioSign(t, w, d, ref, sigstoretest.DefaultCert(), nil)
+	f := &Fulcio{CA: Key{Field: "caData", Data: ca}, OIDCIssuer: "https://issuer.example", SubjectEmail: "dev@example.com"}
+	for _, r := range []Requirement{
+		{Type: TypeSigstoreSigned, Field: "x", Fulcio: f, Identity: Identity{Type: MatchRepoDigestOrExact}},
+		{Type: TypeSigstoreSigned, Field: "x", Fulcio: f, Keys: []Key{{Field: "keyData", Data: ak}}, RekorKeys: []Key{{Path: w.RekorPath, Data: sigstoretest.PublicPEM(t, w.Rekor)}}, Identity: Identity{Type: MatchRepoDigestOrExact}},
+	} {
+		p := &Policy{Path: "hand", Default: []Requirement{r}}
+		if _, err := p.Evaluate(Image{Ref: mustRef(t, ref), Digest: digest.Digest(d)}, []Signature{sig}); !IsRejected(err) || !strings.Contains(err.Error(), "sigstoreSigned needs keys, or fulcio with Rekor keys") {
+			t.Errorf("%+v: error %v, want a rejection", r, err)
+		}
+	}
+}

@@ -84,10 +84,10 @@ func newSigstoreVerifier(r Requirement) (*sigstoreVerifier, error) {
 	if v.rekor, err = newRekorKeys(r.RekorKeys, r.Field); err != nil {
 		return nil, err
 	}
-	if v.fulcio == nil && len(v.keys) == 0 || v.fulcio != nil && len(v.rekor) == 0 {
+	if (v.fulcio == nil) == (len(v.keys) == 0) || v.fulcio != nil && len(v.rekor) == 0 {
 		// Parse never builds such a requirement; a hand-built one
 		// must not accept unchecked.
-		return nil, fmt.Errorf("sigstoreSigned needs keys, or fulcio with Rekor keys (%s)", r.Field)
+		return nil, fmt.Errorf("sigstoreSigned needs keys, or fulcio with Rekor keys, not both (%s)", r.Field)
 	}
 	return v, nil
 }
