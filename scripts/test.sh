@@ -24,7 +24,7 @@ go test -count=1 -timeout 20m ./...
 # "context deadline exceeded" as the time runs out (golang/go#75804, fixed
 # in Go 1.27). FUZZTIME=2000000x (or, on Go 1.27, 2m) for a longer run.
 fuzztime=${FUZZTIME:-100000x}
-for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store" "FuzzParse ./dockerfile" "FuzzParse ./trust"; do
+for target in "FuzzParse ./reference" "FuzzJoin ./reference" "FuzzManifestDecode ." "FuzzChildren ./store" "FuzzParse ./dockerfile" "FuzzParse ./trust" "FuzzVerifySET ./trust"; do
   set -- $target
   go test -run='^$' -fuzz="^$1\$" -fuzztime="$fuzztime" "$2"
 done

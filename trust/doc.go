@@ -19,7 +19,12 @@
 // mirror logic that would fetch the manifest again and bypass freshpull's;
 // and its dependency tree would weigh on the start of every command. The
 // cryptography and formats are libraries': OpenPGP from
-// github.com/ProtonMail/go-crypto, sigstore public keys from
-// github.com/sigstore/sigstore's cryptoutils, the signature arithmetic from
-// the standard library (see verifyRaw).
+// github.com/ProtonMail/go-crypto, sigstore public keys and certificates
+// from github.com/sigstore/sigstore's cryptoutils, Rekor's canonical JSON
+// (RFC 8785) from github.com/cyberphone/json-canonicalization (which
+// containers/image and cosign use), the signature arithmetic and the
+// certificate chains from the standard library (see verifyRaw and
+// fulcioRoot.verify). Rekor entries are read with encoding/json rather
+// than sigstore's rekor models, whose generated OpenAPI code and
+// dependencies would weigh on every start for the four fields used.
 package trust

@@ -58,11 +58,28 @@ type Decision struct {
 	// Key names the key that verified a signature (its path, or
 	// "keyData").
 	Key string `json:"key,omitempty"`
-	// Signer identifies the signing key: the OpenPGP fingerprint, or the
-	// sha256 of a sigstore public key.
+	// Signer identifies the signing key: the OpenPGP fingerprint, the
+	// sha256 of a sigstore public key, or the subject email of a Fulcio
+	// certificate.
 	Signer string `json:"signer,omitempty"`
+	// Issuer is the OIDC issuer that vouched for a Fulcio certificate's
+	// subject email.
+	Issuer string `json:"issuer,omitempty"`
 	// Identity is the docker reference the accepted signature claims.
 	Identity string `json:"identity,omitempty"`
+}
+
+// SignedBy says, for messages, who signed: "SIGNER (key KEY)", or for a
+// Fulcio certificate "EMAIL (OIDC issuer ISSUER, Fulcio CA KEY)"; "" when
+// no signature decided.
+func (d Decision) SignedBy() string {
+	switch {
+	case d.Signer == "":
+		return ""
+	case d.Issuer != "":
+		return fmt.Sprintf("%s (OIDC issuer %s, Fulcio CA %s)", d.Signer, d.Issuer, d.Key)
+	}
+	return fmt.Sprintf("%s (key %s)", d.Signer, d.Key)
 }
 
 // RejectedError is an image the policy does not accept. A CLI exits 5 on
@@ -105,7 +122,7 @@ func (p *Policy) Evaluate(img Image, sigs []Signature) (Decision, error) {
 		}
 		types = append(types, r.Type)
 		if acc.Signer != "" {
-			d.Key, d.Signer, d.Identity = acc.Key, acc.Signer, acc.Identity
+			d.Key, d.Signer, d.Issuer, d.Identity = acc.Key, acc.Signer, acc.Issuer, acc.Identity
 		}
 	}
 	d.Type = strings.Join(types, "+")
@@ -114,7 +131,7 @@ func (p *Policy) Evaluate(img Image, sigs []Signature) (Decision, error) {
 
 // accepted is who signed an accepted signature.
 type accepted struct {
-	Key, Signer, Identity string
+	Key, Signer, Issuer, Identity string
 }
 
 // evaluate returns the reason r rejects img, or "" and who signed.
@@ -127,9 +144,6 @@ func (r Requirement) evaluate(img Image, sigs []Signature) (accepted, string) {
 	case TypeSignedBy, TypeSigstoreSigned:
 	default:
 		return accepted{}, fmt.Sprintf("unknown requirement type %q", r.Type)
-	}
-	if r.Unsupported != "" {
-		return accepted{}, fmt.Sprintf("%s with %s is not supported by freshpull (%s); use keyPath, keyPaths or keyData", r.Type, r.Unsupported, r.Field)
 	}
 	kind := SimpleSigning
 	if r.Type == TypeSigstoreSigned {
@@ -152,23 +166,39 @@ func (r Requirement) evaluate(img Image, sigs []Signature) (accepted, string) {
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %v", s.Source, err))
 	}
-	keys := r.keyNames()
+	trusted := r.trusted()
 	if n == 0 {
 		what := "signature"
 		if kind == Sigstore {
 			what = "sigstore signature"
 		}
-		return accepted{}, fmt.Sprintf("no %s of %s exists (keys %s); sign it, or see where signatures are looked for in registries.d", what, img.Digest, keys)
+		return accepted{}, fmt.Sprintf("no %s of %s exists (%s); sign it, or see where signatures are looked for in registries.d", what, img.Digest, trusted)
 	}
-	return accepted{}, fmt.Sprintf("no signature verified with key %s (%s)", keys, strings.Join(reasons, "; "))
+	return accepted{}, fmt.Sprintf("no signature verified with %s (%s)", trusted, strings.Join(reasons, "; "))
 }
 
-func (r Requirement) keyNames() string {
-	var names []string
-	for _, k := range r.Keys {
-		names = append(names, k.Name())
+// trusted says, for messages, what r trusts to sign.
+func (r Requirement) trusted() string {
+	names := func(keys []Key) string {
+		var out []string
+		for _, k := range keys {
+			out = append(out, k.Name())
+		}
+		return strings.Join(out, ", ")
 	}
-	return strings.Join(names, ", ")
+	var s string
+	switch {
+	case r.Fulcio != nil:
+		s = fmt.Sprintf("a certificate of Fulcio CA %s for %s by %s", r.Fulcio.CA.Name(), r.Fulcio.SubjectEmail, r.Fulcio.OIDCIssuer)
+	case len(r.Keys) == 1:
+		s = "key " + names(r.Keys)
+	default:
+		s = "keys " + names(r.Keys)
+	}
+	if len(r.RekorKeys) > 0 {
+		s += ", logged by Rekor key " + names(r.RekorKeys)
+	}
+	return s
 }
 
 // check verifies one signature and what it claims.
@@ -202,13 +232,27 @@ type verifier interface {
 }
 
 func (r Requirement) verifier() (verifier, error) {
-	for _, k := range r.Keys {
-		if k.Err != nil {
-			return nil, fmt.Errorf("cannot read key %s: %v (%s)", k.Path, k.Err, r.Field)
+	unread := func(what string, keys ...Key) error {
+		for _, k := range keys {
+			if k.Err != nil {
+				return fmt.Errorf("cannot read %s %s: %v (%s)", what, k.Path, k.Err, r.Field)
+			}
+		}
+		return nil
+	}
+	if err := unread("key", r.Keys...); err != nil {
+		return nil, err
+	}
+	if err := unread("Rekor public key", r.RekorKeys...); err != nil {
+		return nil, err
+	}
+	if r.Fulcio != nil {
+		if err := unread("Fulcio CA", r.Fulcio.CA); err != nil {
+			return nil, err
 		}
 	}
 	if r.Type == TypeSignedBy {
 		return newGPGVerifier(r.Keys, r.Field)
 	}
-	return newSigstoreVerifier(r.Keys, r.Field)
+	return newSigstoreVerifier(r)
 }

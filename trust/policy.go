@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 
 	dref "github.com/distribution/reference"
@@ -59,33 +60,65 @@ type Requirement struct {
 	// KeyType of signedBy ("GPGKeys").
 	KeyType string
 	// Keys are the keyPath, keyPaths or keyData of signedBy and
-	// sigstoreSigned.
+	// sigstoreSigned (and sigstoreSigned's keyDatas); none with Fulcio.
 	Keys []Key
+	// Fulcio is sigstoreSigned's fulcio: signatures are made with keys
+	// that a Fulcio CA certified for an OIDC identity.
+	Fulcio *Fulcio
+	// RekorKeys are sigstoreSigned's rekorPublicKeyPath(s) or
+	// rekorPublicKeyData(s): when set, a signature is accepted only with a
+	// Rekor SET (signed entry timestamp) by one of them. Fulcio needs them.
+	RekorKeys []Key
 	// Identity is signedIdentity; its Type is matchRepoDigestOrExact when
 	// the file gives none.
 	Identity Identity
-	// Unsupported names a part of a sigstoreSigned requirement freshpull
-	// cannot check (fulcio, rekor): such a requirement rejects every
-	// image, rather than accept one it did not verify.
-	Unsupported string
 }
 
-// Key is a key file or inline key data.
+// Fulcio is the fulcio object of a sigstoreSigned requirement.
+type Fulcio struct {
+	// CA is caPath or caData: the PEM certificates of the Fulcio roots.
+	CA Key
+	// OIDCIssuer and SubjectEmail must be those the certificate records.
+	OIDCIssuer, SubjectEmail string
+}
+
+// Key is a key (or CA certificate) file or inline data.
 type Key struct {
-	// Path is the key file; empty for keyData.
+	// Path is the file; empty for inline data.
 	Path string
-	// Data is keyData, or the file's content once read.
+	// Field names inline data in the policy: keyData, keyDatas[1],
+	// caData, rekorPublicKeyData.
+	Field string
+	// Data is the inline data, or the file's content once read.
 	Data []byte
-	// Err is why the key file could not be read.
+	// Err is why the file could not be read.
 	Err error
 }
 
-// Name is how messages name the key: its path, or "keyData".
+// Name is how messages name the key: its path, or its field.
 func (k Key) Name() string {
-	if k.Path != "" {
+	switch {
+	case k.Path != "":
 		return k.Path
+	case k.Field != "":
+		return k.Field
 	}
 	return "keyData"
+}
+
+// files are the keys of r that Parse reads and the policy digest covers.
+func (r *Requirement) files() []*Key {
+	var out []*Key
+	for i := range r.Keys {
+		out = append(out, &r.Keys[i])
+	}
+	if r.Fulcio != nil {
+		out = append(out, &r.Fulcio.CA)
+	}
+	for i := range r.RekorKeys {
+		out = append(out, &r.RekorKeys[i])
+	}
+	return out
 }
 
 // Identity is a signedIdentity matcher.
@@ -156,8 +189,7 @@ func Parse(path string, data []byte) (*Policy, error) {
 	h.Write(data)
 	for _, reqs := range p.lists() {
 		for i := range reqs {
-			for j := range reqs[i].Keys {
-				k := &reqs[i].Keys[j]
+			for _, k := range reqs[i].files() {
 				if k.Path != "" {
 					k.Data, k.Err = os.ReadFile(k.Path)
 				}
@@ -306,26 +338,34 @@ func (ps *parser) requirement(n *node, field string) (Requirement, error) {
 		default:
 			return r, ps.errorf(kt, field+".keyType", "unknown key type %q; use GPGKeys", r.KeyType)
 		}
-		if r.Keys, err = ps.keys(n, field, false); err != nil {
+		if r.Keys, err = ps.keys(n, field); err != nil {
 			return r, err
 		}
 	case TypeSigstoreSigned:
-		if err := ps.object(n, field, "type", "keyPath", "keyPaths", "keyData", "fulcio", "rekorPublicKeyPath", "rekorPublicKeyData", "signedIdentity"); err != nil {
+		if err := ps.object(n, field, "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio",
+			"rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas", "signedIdentity"); err != nil {
+			return r, err
+		}
+		if r.Keys, err = ps.keySource(n, field, "sigstoreSigned", sigstoreKeyFields); err != nil {
 			return r, err
 		}
 		if f := n.field("fulcio"); f != nil {
-			r.Unsupported = "fulcio"
-			if n.field("keyPath") != nil || n.field("keyPaths") != nil || n.field("keyData") != nil {
-				return r, ps.errorf(f, field, "sigstoreSigned takes one of keyPath, keyPaths, keyData and fulcio, not several")
+			if r.Keys != nil {
+				return r, ps.errorf(f, field, "sigstoreSigned takes one of keyPath, keyPaths, keyData, keyDatas and fulcio, not several")
 			}
-		} else if r.Keys, err = ps.keys(n, field, true); err != nil {
+			if r.Fulcio, err = ps.fulcio(f, field+".fulcio"); err != nil {
+				return r, err
+			}
+		} else if r.Keys == nil {
+			return r, ps.errorf(n, field, "sigstoreSigned needs one of keyPath, keyPaths, keyData, keyDatas (or fulcio)")
+		}
+		if r.RekorKeys, err = ps.keySource(n, field, "sigstoreSigned", rekorKeyFields); err != nil {
 			return r, err
 		}
-		if n.field("rekorPublicKeyPath") != nil || n.field("rekorPublicKeyData") != nil {
-			if r.Unsupported != "" {
-				r.Unsupported += " and "
-			}
-			r.Unsupported += "rekor"
+		if r.Fulcio != nil && r.RekorKeys == nil {
+			// As containers/image: a Fulcio certificate lives minutes, and
+			// only a Rekor SET says that the signature was made then.
+			return r, ps.errorf(n.field("fulcio"), field, "fulcio needs one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData, rekorPublicKeyDatas: a short-lived Fulcio certificate is checked at the time a Rekor SET records")
 		}
 	default:
 		return r, ps.errorf(tn, field+".type", "unknown requirement type %q (want insecureAcceptAnything, reject, signedBy or sigstoreSigned)", r.Type)
@@ -339,61 +379,111 @@ func (ps *parser) requirement(n *node, field string) (Requirement, error) {
 	return r, nil
 }
 
-// keys reads exactly one of keyPath, keyPaths and keyData.
-func (ps *parser) keys(n *node, field string, sigstore bool) ([]Key, error) {
-	kp, kps, kd := n.field("keyPath"), n.field("keyPaths"), n.field("keyData")
-	count := 0
-	for _, k := range []*node{kp, kps, kd} {
-		if k != nil {
-			count++
+// keys reads exactly one of signedBy's keyPath, keyPaths and keyData.
+func (ps *parser) keys(n *node, field string) ([]Key, error) {
+	keys, err := ps.keySource(n, field, "signedBy", keyFields{"keyPath", "keyPaths", "keyData", ""})
+	if err == nil && keys == nil {
+		err = ps.errorf(n, field, "signedBy needs one of keyPath, keyPaths, keyData")
+	}
+	return keys, err
+}
+
+// keyFields names the fields that may give keys: a path, a list of paths,
+// inline base64 data and a list of it; "" where the requirement has no
+// such field.
+type keyFields struct{ path, paths, data, datas string }
+
+var (
+	sigstoreKeyFields = keyFields{"keyPath", "keyPaths", "keyData", "keyDatas"}
+	rekorKeyFields    = keyFields{"rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas"}
+	caFields          = keyFields{"caPath", "", "caData", ""}
+)
+
+// keySource reads the one of f's fields that n has; nil when it has none.
+// what names the object in the message when it has several.
+func (ps *parser) keySource(n *node, field, what string, f keyFields) ([]Key, error) {
+	var names []string
+	var found []string
+	for _, name := range []string{f.path, f.paths, f.data, f.datas} {
+		if name == "" {
+			continue
+		}
+		names = append(names, name)
+		if n.field(name) != nil {
+			found = append(found, name)
 		}
 	}
-	what := "signedBy"
-	if sigstore {
-		what = "sigstoreSigned"
-	}
 	switch {
-	case count == 0 && sigstore:
-		return nil, ps.errorf(n, field, "sigstoreSigned needs one of keyPath, keyPaths, keyData (or fulcio)")
-	case count == 0:
-		return nil, ps.errorf(n, field, "signedBy needs one of keyPath, keyPaths, keyData")
-	case count > 1:
-		return nil, ps.errorf(n, field, "%s takes one of keyPath, keyPaths, keyData, not several", what)
+	case len(found) == 0:
+		return nil, nil
+	case len(found) > 1:
+		return nil, ps.errorf(n.field(found[1]), field, "%s takes one of %s, not several", what, strings.Join(names, ", "))
 	}
-	switch {
-	case kp != nil:
-		s, err := ps.str(kp, field+".keyPath")
+	name := found[0]
+	v, vfield := n.field(name), field+"."+name
+	var keys []Key
+	switch name {
+	case f.path, f.data:
+		k, err := ps.key(v, vfield, name == f.path)
 		if err != nil {
 			return nil, err
 		}
-		if s == "" {
-			return nil, ps.errorf(kp, field+".keyPath", "empty path")
+		keys = append(keys, k)
+	default:
+		if v.kind != "array" || len(v.vals) == 0 {
+			return nil, ps.errorf(v, vfield, "want a non-empty list")
 		}
-		return []Key{{Path: s}}, nil
-	case kps != nil:
-		if kps.kind != "array" || len(kps.vals) == 0 {
-			return nil, ps.errorf(kps, field+".keyPaths", "want a non-empty list of paths")
-		}
-		var keys []Key
-		for i, v := range kps.vals {
-			s, err := ps.str(v, fmt.Sprintf("%s.keyPaths[%d]", field, i))
+		for i, e := range v.vals {
+			k, err := ps.key(e, fmt.Sprintf("%s[%d]", vfield, i), name == f.paths)
 			if err != nil {
 				return nil, err
 			}
-			keys = append(keys, Key{Path: s})
+			keys = append(keys, k)
 		}
-		return keys, nil
-	default:
-		s, err := ps.str(kd, field+".keyData")
-		if err != nil {
-			return nil, err
-		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, ps.errorf(kd, field+".keyData", "not base64: %v", err)
-		}
-		return []Key{{Data: b}}, nil
 	}
+	return keys, nil
+}
+
+// key reads one path, or one base64 string of inline data.
+func (ps *parser) key(v *node, field string, path bool) (Key, error) {
+	s, err := ps.str(v, field)
+	if err != nil {
+		return Key{}, err
+	}
+	if path {
+		if s == "" {
+			return Key{}, ps.errorf(v, field, "empty path")
+		}
+		return Key{Path: s}, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return Key{}, ps.errorf(v, field, "not base64: %v", err)
+	}
+	name := field[strings.LastIndexByte(field, '.')+1:]
+	return Key{Field: name, Data: b}, nil
+}
+
+// fulcio reads a sigstoreSigned requirement's fulcio object.
+func (ps *parser) fulcio(n *node, field string) (*Fulcio, error) {
+	if err := ps.object(n, field, "caPath", "caData", "oidcIssuer", "subjectEmail"); err != nil {
+		return nil, err
+	}
+	ca, err := ps.keySource(n, field, "fulcio", caFields)
+	if err != nil {
+		return nil, err
+	}
+	if ca == nil {
+		return nil, ps.errorf(n, field, "fulcio needs one of caPath, caData")
+	}
+	f := &Fulcio{CA: ca[0]}
+	if f.OIDCIssuer, err = ps.requiredStr(n, field, "oidcIssuer"); err != nil {
+		return nil, err
+	}
+	if f.SubjectEmail, err = ps.requiredStr(n, field, "subjectEmail"); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 func (ps *parser) identity(n *node, field string) (Identity, error) {

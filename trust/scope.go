@@ -84,7 +84,7 @@ func (p *Policy) Needs(ref dref.Named) (simple, sigstore bool) {
 		case TypeSignedBy:
 			simple = true
 		case TypeSigstoreSigned:
-			sigstore = sigstore || r.Unsupported == ""
+			sigstore = true
 		}
 	}
 	return simple, sigstore

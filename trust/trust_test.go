@@ -259,8 +259,6 @@ func TestEvaluate(t *testing.T) {
 		{"sigstore other key", sigPolicy, dA, []Signature{b.sigstoreSign(t, dA.String(), ref)}, "verification failed", ""},
 		{"sigstore payload swapped", sigPolicy, dA, []Signature{badSig}, "verification failed", ""},
 		{"sigstore ignores gpg", sigPolicy, dA, []Signature{a.gpgSign(t, dA.String(), ref)}, "no sigstore signature", ""},
-		{"fulcio unsupported", `{"default": [{"type": "sigstoreSigned", "fulcio": {"caPath": "/ca", "oidcIssuer": "x", "subjectEmail": "y"}}]}`, dA, []Signature{a.sigstoreSign(t, dA.String(), ref)}, "fulcio is not supported", ""},
-		{"rekor unsupported", fmt.Sprintf(`{"default": [{"type": "sigstoreSigned", "keyPath": %q, "rekorPublicKeyPath": "/r"}]}`, a.sigPath), dA, []Signature{a.sigstoreSign(t, dA.String(), ref)}, "rekor is not supported", ""},
 		{"unreadable key", `{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/nonexistent/key.gpg"}]}`, dA, []Signature{a.gpgSign(t, dA.String(), ref)}, "cannot read key /nonexistent/key.gpg", ""},
 		{"not a key", fmt.Sprintf(`{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": %q}]}`, a.sigPath), dA, []Signature{a.gpgSign(t, dA.String(), ref)}, "key " + a.sigPath + " is not an OpenPGP key ring", ""},
 		{"all requirements must pass", fmt.Sprintf(`{"default": [{"type": "insecureAcceptAnything"}, {"type": "signedBy", "keyType": "GPGKeys", "keyPath": %q}]}`, a.gpgPath), dA, nil, "no signature", ""},

@@ -131,7 +131,7 @@ func printInspect(g *globals, i inspectInfo) {
 	if t := i.Trust; t != nil {
 		line := fmt.Sprintf("%s, scope %q of %s", t.Type, t.Scope, t.Policy)
 		if t.Signer != "" {
-			line += fmt.Sprintf(", signed by %s (key %s)", t.Signer, t.Key)
+			line += ", signed by " + t.SignedBy()
 		}
 		fmt.Fprintf(w, "Accepted by:     %s\n", line)
 	}

@@ -139,32 +139,44 @@ func (s *signing) sigstoreKey(who string) (*ecdsa.PrivateKey, string) {
 }
 
 // sigstoreSign attaches a sigstore signature of repoTag's digest, claiming
-// identity, as skopeo and cosign store them: a manifest tagged
-// sha256-<hex>.sig whose layer is the payload, with the signature in an
-// annotation.
+// identity, made with key.
 func (s *signing) sigstoreSign(repoTag, identity string, key *ecdsa.PrivateKey) {
 	s.t.Helper()
-	d := s.digests[repoTag]
-	payload := fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":{"creator":"freshpull test"}}`, identity, d)
+	payload := s.sigstorePayload(repoTag, identity)
 	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	sig, err := signer.SignMessage(strings.NewReader(payload))
+	sig, err := signer.SignMessage(bytes.NewReader(payload))
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	s.attach(repoTag, payload, map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)})
+}
+
+// sigstorePayload is the payload of a sigstore signature of repoTag's
+// digest, claiming identity.
+func (s *signing) sigstorePayload(repoTag, identity string) []byte {
+	return fmt.Appendf(nil, `{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":{"creator":"freshpull test"}}`, identity, s.digests[repoTag])
+}
+
+// attach stores a sigstore signature of repoTag's digest as skopeo and
+// cosign do: a manifest tagged sha256-<hex>.sig whose layer is the
+// payload, the signature (and certificate, chain, Rekor bundle) in its
+// annotations.
+func (s *signing) attach(repoTag string, payload []byte, annotations map[string]string) {
+	s.t.Helper()
 	var img v1.Image = mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	img, err = mutate.Append(img, mutate.Addendum{
-		Layer:       static.NewLayer([]byte(payload), "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)},
+	img, err := mutate.Append(img, mutate.Addendum{
+		Layer:       static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"),
+		Annotations: annotations,
 	})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	repo := repoTag[:strings.LastIndex(repoTag, ":")]
-	ref, err := name.ParseReference(s.reg + "/" + repo + ":" + strings.Replace(d, ":", "-", 1) + ".sig")
+	ref, err := name.ParseReference(s.reg + "/" + repo + ":" + strings.Replace(s.digests[repoTag], ":", "-", 1) + ".sig")
 	if err != nil {
 		s.t.Fatal(err)
 	}

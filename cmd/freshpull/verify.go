@@ -38,7 +38,7 @@ Exit 5 when the policy rejects an image.`,
 			return eachRef(cmd.Context(), g, args, opts, freshpull.Verify, func(r freshpull.Verification) string {
 				line := fmt.Sprintf("accepted %s %s (%s, scope %q)", r.Canonical, r.Digest, r.Trust.Type, r.Trust.Scope)
 				if r.Trust.Signer != "" {
-					line += fmt.Sprintf(" signed by %s (key %s)", r.Trust.Signer, r.Trust.Key)
+					line += " signed by " + r.Trust.SignedBy()
 				}
 				return line
 			})
