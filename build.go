@@ -74,9 +74,11 @@ type EngineRequest struct {
 type EngineResult struct {
 	// ImageID is the engine's ID of the image (the config digest).
 	ImageID string `json:"imageId"`
-	// Digest is the digest of the image's manifest: the one written to
-	// Push, else to Output, else in the engine's own storage.
-	Digest string `json:"digest"`
+	// Digest is the digest of the manifest written to Push, else to
+	// Output; empty when the image is only in the engine's storage, where
+	// ImageID names it (the manifest kept there is not the one a push
+	// writes, so its digest would name nothing anywhere else).
+	Digest string `json:"digest,omitempty"`
 	// OutputDigest and PushDigest are the manifest digests written to
 	// Output and Push.
 	OutputDigest string `json:"outputDigest,omitempty"`

@@ -145,13 +145,6 @@ func (e *Engine) Build(ctx context.Context, req freshpull.EngineRequest) (freshp
 		return res, fmt.Errorf("buildah build wrote no image ID: %w", err)
 	}
 	res.ImageID = strings.TrimSpace(string(id))
-	if req.Output == "" && req.Push == "" {
-		// Only then: a push reports the digest of what it wrote, and
-		// asking buildah costs a process start.
-		if res.Digest, err = e.localDigest(ctx, res.ImageID); err != nil {
-			return res, err
-		}
-	}
 	if req.Output != "" {
 		if res.OutputDigest, err = e.push(ctx, res.ImageID, req.Output, tmp); err != nil {
 			return res, err
@@ -225,14 +218,6 @@ func (e *Engine) insecure(ref string) bool {
 		}
 	}
 	return false
-}
-
-func (e *Engine) localDigest(ctx context.Context, id string) (string, error) {
-	out, err := e.run(ctx, "buildah inspect", false, []string{"inspect", "--type", "image", "--format", "{{.FromImageDigest}}", id})
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(out), nil
 }
 
 // stepLine matches buildah's announcement of a step: "STEP 2/5: RUN x",

@@ -151,7 +151,7 @@ func reportBuild(g *globals, res freshpull.BuildResult, err error) error {
 			fmt.Fprintf(g.stdout, "%-14s %s %s: %s into %s (%d files)\n", "image-source", s.Canonical, s.Digest, s.Path, s.Dest, s.Files)
 		}
 		if err == nil {
-			fmt.Fprintf(g.stdout, "%-14s %s %s\n", "built", res.ImageID, res.Digest)
+			fmt.Fprintln(g.stdout, strings.TrimSpace(fmt.Sprintf("%-14s %s %s", "built", res.ImageID, res.Digest)))
 		}
 	}
 	if err == nil {
