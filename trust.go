@@ -235,7 +235,8 @@ func (s *source) attachments(ctx context.Context, d digest.Digest) ([]trust.Sign
 	return sigs, err
 }
 
-// smallBlob reads a blob of at most limit bytes, verified against desc.
+// smallBlob reads a blob of at most limit bytes, verified against desc
+// (size and digest).
 func smallBlob(ctx context.Context, repo *registry.Repository, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	if desc.Size > limit {
 		return nil, fmt.Errorf("%d bytes, more than %d", desc.Size, limit)
@@ -249,8 +250,8 @@ func smallBlob(ctx context.Context, repo *registry.Repository, desc ocispec.Desc
 	if err != nil {
 		return nil, err
 	}
-	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest {
-		return nil, fmt.Errorf("blob hashes to %s, not %s; rejected", got, desc.Digest)
+	if err := store.Verify(desc, b); err != nil {
+		return nil, fmt.Errorf("%w; rejected", err)
 	}
 	return b, nil
 }

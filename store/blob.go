@@ -69,13 +69,15 @@ func (s *Store) ReadBlob(desc ocispec.Descriptor) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: read blob %s: %w", s.dir, desc.Digest, err)
 	}
-	if err := verify(desc, b); err != nil {
+	if err := Verify(desc, b); err != nil {
 		return nil, fmt.Errorf("store %s: blob %s is corrupt (%v); run freshpull fsck --repair", s.dir, desc.Digest, err)
 	}
 	return b, nil
 }
 
-func verify(desc ocispec.Descriptor, b []byte) error {
+// Verify checks that b is the content desc names: its size, when desc
+// declares one, and its digest.
+func Verify(desc ocispec.Descriptor, b []byte) error {
 	if desc.Size > 0 && int64(len(b)) != desc.Size {
 		return &DigestMismatchError{Want: desc.Digest, WantSize: desc.Size, GotSize: int64(len(b))}
 	}
@@ -88,7 +90,7 @@ func verify(desc ocispec.Descriptor, b []byte) error {
 // PutBlob stores content already in memory (manifests, indexes) after
 // verifying it against desc.
 func (s *Store) PutBlob(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
-	if err := verify(desc, b); err != nil {
+	if err := Verify(desc, b); err != nil {
 		return err
 	}
 	_, _, err := s.EnsureBlob(ctx, desc, func(context.Context, int64) (io.ReadCloser, int64, error) {

@@ -26,7 +26,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
-// Annotations of a sigstore signature layer.
+// Annotations of a sigstore signature layer, spelled out here rather than
+// taken from trust: trust's own tests use this package (importing trust
+// would be a cycle), and a fake that writes the format itself catches a
+// wrong constant in trust.
 const (
 	SignatureAnnotation   = "dev.cosignproject.cosign/signature"
 	CertificateAnnotation = "dev.sigstore.cosign/certificate"
