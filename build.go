@@ -288,14 +288,15 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		return fmt.Errorf("build: %w", err)
 	}
 	defer release()
-	// Each pull let go of the store before the lock above was taken: a
-	// concurrent pull that moved a tag, and a gc after it, could have
-	// removed what this build was about to use.
-	for _, img := range res.Images {
-		if err := complete(opts.Store, img.Entry); err != nil {
-			return fmt.Errorf("build: %s: %w; run the build again", img.Canonical, err)
-		}
+	// Made under the lock, and checked blob by blob: each pull let go of
+	// the store before the lock was taken, and a concurrent pull that
+	// moved a tag, with a gc after it, could have removed what this build
+	// was about to use.
+	layout, configs, err := privateLayout(opts.Store, res.Images)
+	if err != nil {
+		return fmt.Errorf("build: %w; nothing was built", err)
 	}
+	defer os.RemoveAll(layout)
 
 	for n, s := range bopts.ImageSources {
 		img := res.Images[sourceImage[n]]
@@ -305,12 +306,6 @@ func build(ctx context.Context, contextDir string, opts Options, bopts BuildOpti
 		}
 		res.ImageSources = append(res.ImageSources, sr)
 	}
-
-	layout, configs, err := privateLayout(opts.Store, res.Images)
-	if err != nil {
-		return fmt.Errorf("build: %w", err)
-	}
-	defer os.RemoveAll(layout)
 	names := make([]string, len(res.Images))
 	for i := range names {
 		names[i] = fmt.Sprintf("oci:%s:%s", layout, layoutName(i))
@@ -492,23 +487,6 @@ func finalBase(f *dockerfile.File) int {
 	return s.Ref
 }
 
-// complete checks that every blob of e is in the store.
-func complete(st *store.Store, e store.Entry) error {
-	if !st.HasBlob(e.Manifest) {
-		return fmt.Errorf("manifest %s is no longer in the store", e.Manifest.Digest)
-	}
-	m, _, err := st.Manifest(e)
-	if err != nil {
-		return err
-	}
-	for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
-		if !st.HasBlob(d) {
-			return fmt.Errorf("blob %s is no longer in the store", d.Digest)
-		}
-	}
-	return nil
-}
-
 // extractSource copies one image source out of the stored image into the
 // context, from exactly the digest the build pulled.
 func extractSource(ctx context.Context, st *store.Store, img Result, s ImageSource, contextDir string) (ImageSourceResult, error) {
@@ -537,7 +515,8 @@ func layoutName(i int) string { return fmt.Sprintf("image-%d", i) }
 // must then be a valid repository path (lower case, no element starting
 // with a dot), and a store's path need not be one.
 //
-// It returns the layout's directory and each image's config digest.
+// Every blob is checked to be in the store as it is linked. It returns the
+// layout's directory and each image's config digest.
 func privateLayout(st *store.Store, images []BuildImage) (string, []string, error) {
 	parent := ""
 	for _, d := range []string{os.TempDir(), "/tmp", "/var/tmp"} {
@@ -563,25 +542,34 @@ func privateLayout(st *store.Store, images []BuildImage) (string, []string, erro
 
 func writeLayout(dir string, st *store.Store, images []BuildImage) ([]string, error) {
 	blob := func(d digest.Digest) string { return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()) }
-	link := func(d digest.Digest) error {
-		if err := os.MkdirAll(filepath.Dir(blob(d)), 0o755); err != nil {
-			return err
-		}
-		if err := os.Symlink(st.BlobPath(d), blob(d)); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		return nil
-	}
 	var configs []string
 	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
 	for i, img := range images {
+		gone := func(d ocispec.Descriptor) error {
+			return fmt.Errorf("%s: blob %s is no longer in the store (a gc after a concurrent pull, or lost); run the build again, after freshpull fsck --repair if it is still missing", img.Canonical, d.Digest)
+		}
+		link := func(d ocispec.Descriptor) error {
+			if !st.HasBlob(d) {
+				return gone(d)
+			}
+			if err := os.MkdirAll(filepath.Dir(blob(d.Digest)), 0o755); err != nil {
+				return err
+			}
+			if err := os.Symlink(st.BlobPath(d.Digest), blob(d.Digest)); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			return nil
+		}
+		if !st.HasBlob(img.Entry.Manifest) {
+			return nil, gone(img.Entry.Manifest)
+		}
 		m, _, err := st.Manifest(img.Entry)
 		if err != nil {
 			return nil, err
 		}
 		configs = append(configs, m.Config.Digest.String())
 		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
-			if err := link(d.Digest); err != nil {
+			if err := link(d); err != nil {
 				return nil, err
 			}
 		}
@@ -598,7 +586,7 @@ func writeLayout(dir string, st *store.Store, images []BuildImage) ([]string, er
 			if err := os.WriteFile(blob(desc.Digest), b, 0o644); err != nil {
 				return nil, err
 			}
-		} else if err := link(desc.Digest); err != nil {
+		} else if err := link(desc); err != nil {
 			return nil, err
 		}
 		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{

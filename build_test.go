@@ -15,6 +15,7 @@ import (
 	"github.com/freshpull/freshpull/policy"
 	"github.com/freshpull/freshpull/registry"
 	"github.com/freshpull/freshpull/store"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -204,6 +205,41 @@ func TestBuildStrictNeverStartsEngine(t *testing.T) {
 	res, err = freshpull.Build(context.Background(), ctxDir, opts, freshpull.BuildOptions{Engine: eng})
 	if err == nil || eng.calls != 0 || !strings.Contains(res.Error, "nothing was built") {
 		t.Fatalf("strict, registry down: err %v, engine calls %d, want an error and no call", err, eng.calls)
+	}
+}
+
+// TestBuildMissingBlobNeverStartsEngine: a blob gone from the store after
+// the pull (a gc after a concurrent pull moved the tag, or a lost file)
+// stops the build before the engine starts, naming the image and the blob.
+func TestBuildMissingBlobNeverStartsEngine(t *testing.T) {
+	reg := testregistry.Start(t)
+	ref := reg.Ref("base:1")
+	img := testregistry.Image(t, 1, 1024, testregistry.Linux("amd64"))
+	testregistry.Push(t, ref, img)
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+ref+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := buildOpts(t, policy.Missing, false)
+	if _, err := freshpull.Pull(context.Background(), ref, opts); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(opts.Store.BlobPath(digest.Digest(layer.String()))); err != nil {
+		t.Fatal(err)
+	}
+
+	eng := &recorder{}
+	res, err := freshpull.Build(context.Background(), ctxDir, opts, freshpull.BuildOptions{Engine: eng})
+	if err == nil || eng.calls != 0 || !strings.Contains(res.Error, ref+": blob "+layer.String()+" is no longer in the store") || !strings.Contains(res.Error, "nothing was built") {
+		t.Fatalf("a layer gone from the store: err %v, engine calls %d, want an error naming %s and %s, and no call", err, eng.calls, ref, layer)
 	}
 }
 
