@@ -144,7 +144,7 @@ func reportBuild(g *globals, res freshpull.BuildResult, err error) error {
 	} else {
 		for _, img := range res.Images {
 			if img.Action != "" {
-				fmt.Fprintf(g.stdout, "%-14s %s %s (%s)\n", img.Action, img.Canonical, img.Digest, img.Reason)
+				fmt.Fprintln(g.stdout, pullLine(img.Result))
 			}
 		}
 		for _, s := range res.ImageSources {

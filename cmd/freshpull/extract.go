@@ -73,7 +73,7 @@ not in the image exits 3.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%-14s %s %s (%s)\n", res.Action, res.Canonical, res.Digest, res.Reason)
+			fmt.Fprintln(g.stdout, pullLine(res.Result))
 			fmt.Fprintf(g.stdout, "extracted %d files (%s) into %s\n", res.Files, humanSize(res.Bytes), res.Dest)
 			return nil
 		},

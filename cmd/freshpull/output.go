@@ -18,6 +18,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// pullLine is a pull's result in text, as pull, extract and build print
+// it: action, canonical reference, digest, and the reason.
+func pullLine(r freshpull.Result) string {
+	return fmt.Sprintf("%-14s %s %s (%s)", r.Action, r.Canonical, r.Digest, r.Reason)
+}
+
 // eachRef runs op on every reference in turn, for the commands that look
 // without pulling: in text, each failure goes to stderr and each result's
 // line to stdout; the exit code is the worst failure's.

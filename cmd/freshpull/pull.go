@@ -65,7 +65,7 @@ func reportPulls(g *globals, results []freshpull.Result) error {
 			continue
 		}
 		if !g.json() {
-			fmt.Fprintf(g.stdout, "%-14s %s %s (%s)\n", r.Action, r.Canonical, r.Digest, r.Reason)
+			fmt.Fprintln(g.stdout, pullLine(r))
 		}
 	}
 	return finish(g, results, code)
