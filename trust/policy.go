@@ -304,17 +304,23 @@ func (ps *parser) requirements(n *node, field string) ([]Requirement, error) {
 	return reqs, nil
 }
 
-func (ps *parser) requirement(n *node, field string) (Requirement, error) {
-	r := Requirement{Field: field}
+// typed returns the "type" of n, an object that must have one (a
+// requirement, a signedIdentity).
+func (ps *parser) typed(n *node, field string) (string, error) {
 	if n.kind != "object" {
-		return r, ps.errorf(n, field, "want an object, got %s", n.kind)
+		return "", ps.errorf(n, field, "want an object, got %s", n.kind)
 	}
 	tn := n.field("type")
 	if tn == nil {
-		return r, ps.errorf(n, field, "missing \"type\"")
+		return "", ps.errorf(n, field, "missing \"type\"")
 	}
+	return ps.str(tn, field+".type")
+}
+
+func (ps *parser) requirement(n *node, field string) (Requirement, error) {
+	r := Requirement{Field: field}
 	var err error
-	if r.Type, err = ps.str(tn, field+".type"); err != nil {
+	if r.Type, err = ps.typed(n, field); err != nil {
 		return r, err
 	}
 	switch r.Type {
@@ -368,7 +374,7 @@ func (ps *parser) requirement(n *node, field string) (Requirement, error) {
 			return r, ps.errorf(n.field("fulcio"), field, "fulcio needs one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData, rekorPublicKeyDatas: a short-lived Fulcio certificate is checked at the time a Rekor SET records")
 		}
 	default:
-		return r, ps.errorf(tn, field+".type", "unknown requirement type %q (want insecureAcceptAnything, reject, signedBy or sigstoreSigned)", r.Type)
+		return r, ps.errorf(n.field("type"), field+".type", "unknown requirement type %q (want insecureAcceptAnything, reject, signedBy or sigstoreSigned)", r.Type)
 	}
 	r.Identity = Identity{Type: MatchRepoDigestOrExact}
 	if id := n.field("signedIdentity"); id != nil {
@@ -488,15 +494,8 @@ func (ps *parser) fulcio(n *node, field string) (*Fulcio, error) {
 
 func (ps *parser) identity(n *node, field string) (Identity, error) {
 	var id Identity
-	if n.kind != "object" {
-		return id, ps.errorf(n, field, "want an object, got %s", n.kind)
-	}
-	tn := n.field("type")
-	if tn == nil {
-		return id, ps.errorf(n, field, "missing \"type\"")
-	}
 	var err error
-	if id.Type, err = ps.str(tn, field+".type"); err != nil {
+	if id.Type, err = ps.typed(n, field); err != nil {
 		return id, err
 	}
 	switch id.Type {
@@ -549,7 +548,7 @@ func (ps *parser) identity(n *node, field string) (Identity, error) {
 			*f.dst = s
 		}
 	default:
-		return id, ps.errorf(tn, field+".type", "unknown identity type %q (want matchRepoDigestOrExact, matchRepository, matchExact, exactReference, exactRepository or remapIdentity)", id.Type)
+		return id, ps.errorf(n.field("type"), field+".type", "unknown identity type %q (want matchRepoDigestOrExact, matchRepository, matchExact, exactReference, exactRepository or remapIdentity)", id.Type)
 	}
 	return id, nil
 }
