@@ -349,3 +349,32 @@ func TestBuildFromPlatform(t *testing.T) {
 		t.Errorf("bad --platform: %v", err)
 	}
 }
+
+// TestBuildBadInput: a context that is not a directory, a context without
+// a Dockerfile, and an --output into freshpull's own store are input
+// errors that say what to do, before anything is pulled or built.
+func TestBuildBadInput(t *testing.T) {
+	opts := buildOpts(t, policy.Never, false)
+	empty := t.TempDir()
+	file := filepath.Join(empty, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withFile := t.TempDir()
+	if err := os.WriteFile(filepath.Join(withFile, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, ctx, output, want string
+	}{
+		{"context is a file", file, "", file + " is not a directory"},
+		{"no Dockerfile", empty, "", "no Dockerfile or Containerfile in " + empty + "; name the file with -f"},
+		{"output into the store", withFile, "oci:" + opts.Store.Dir() + ":app", "is freshpull's store; write the image to another directory"},
+	} {
+		eng := &recorder{}
+		_, err := freshpull.Build(context.Background(), c.ctx, opts, freshpull.BuildOptions{Engine: eng, Output: c.output})
+		if !freshpull.IsInput(err) || !strings.Contains(err.Error(), c.want) || eng.calls != 0 {
+			t.Errorf("%s: err %v (input: %v), engine calls %d; want an input error saying %q", c.name, err, freshpull.IsInput(err), eng.calls, c.want)
+		}
+	}
+}
